@@ -1,0 +1,21 @@
+//! Rampart's policy: the model a user writes once in `rampart.toml`, the presets, validation with
+//! file:line:column errors, and the leak detectors shared by the proxy and the verifier.
+//!
+//! Pure by design: no async runtime, no sockets. The proxy and the verifier both build on it.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod leak;
+pub mod load;
+pub mod policy;
+pub mod presets;
+mod raw;
+pub mod route;
+pub mod settings;
+pub mod values;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Config, Overrides};
+pub use policy::{HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, ServerAction, ServerSpec, TypedHeader};
+pub use route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
+pub use settings::{Limits, LogFormat, ServerSettings, Timeouts};

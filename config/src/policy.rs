@@ -1,0 +1,377 @@
+//! The header policy: its typed form (what a user means) and its compiled form (what the proxy
+//! applies per response, with every header name and value parsed once at load).
+
+use http::header::{HeaderName, HeaderValue};
+
+/// How a rule treats a header the origin already sent (CloudFront's `Override`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Replace the origin's value with ours.
+    Override,
+    /// Keep the origin's value when present; add ours otherwise (so an app's own CSP can win).
+    IfAbsent,
+}
+
+impl Mode {
+    pub fn from_override(override_: bool) -> Mode {
+        if override_ { Mode::Override } else { Mode::IfAbsent }
+    }
+
+    pub fn is_override(self) -> bool {
+        self == Mode::Override
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Override => "override",
+            Mode::IfAbsent => "if-absent",
+        }
+    }
+}
+
+/// A header with a plain string value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSpec {
+    pub value: String,
+    pub mode: Mode,
+}
+
+/// Strict-Transport-Security, kept typed because the verifier compares its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HstsSpec {
+    pub max_age: u64,
+    pub include_subdomains: bool,
+    pub preload: bool,
+    pub mode: Mode,
+    /// Send it on plain-HTTP connections too: for deployments behind a TLS-terminating load
+    /// balancer that does not send X-Forwarded-Proto.
+    pub force: bool,
+}
+
+impl HstsSpec {
+    pub fn value(&self) -> String {
+        let mut v = format!("max-age={}", self.max_age);
+        if self.include_subdomains {
+            v.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            v.push_str("; preload");
+        }
+        v
+    }
+}
+
+/// What happens to the `Server` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSpec {
+    /// Leave the origin's header alone.
+    Keep,
+    /// Replace every `Server` header with exactly one carrying this value.
+    Set(String),
+    /// Remove it.
+    Remove,
+}
+
+/// One typed header of the modern set, in the order the proxy emits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TypedHeader {
+    ContentSecurityPolicy,
+    ContentSecurityPolicyReportOnly,
+    XFrameOptions,
+    XContentTypeOptions,
+    ReferrerPolicy,
+    PermissionsPolicy,
+    CrossOriginOpenerPolicy,
+    CrossOriginResourcePolicy,
+    CrossOriginEmbedderPolicy,
+    XPermittedCrossDomainPolicies,
+    XXssProtection,
+}
+
+impl TypedHeader {
+    pub const ALL: [TypedHeader; 11] = [
+        TypedHeader::ContentSecurityPolicy,
+        TypedHeader::ContentSecurityPolicyReportOnly,
+        TypedHeader::XFrameOptions,
+        TypedHeader::XContentTypeOptions,
+        TypedHeader::ReferrerPolicy,
+        TypedHeader::PermissionsPolicy,
+        TypedHeader::CrossOriginOpenerPolicy,
+        TypedHeader::CrossOriginResourcePolicy,
+        TypedHeader::CrossOriginEmbedderPolicy,
+        TypedHeader::XPermittedCrossDomainPolicies,
+        TypedHeader::XXssProtection,
+    ];
+
+    /// The header's name on the wire (canonical capitalisation for display).
+    pub fn header_name(self) -> &'static str {
+        match self {
+            TypedHeader::ContentSecurityPolicy => "Content-Security-Policy",
+            TypedHeader::ContentSecurityPolicyReportOnly => "Content-Security-Policy-Report-Only",
+            TypedHeader::XFrameOptions => "X-Frame-Options",
+            TypedHeader::XContentTypeOptions => "X-Content-Type-Options",
+            TypedHeader::ReferrerPolicy => "Referrer-Policy",
+            TypedHeader::PermissionsPolicy => "Permissions-Policy",
+            TypedHeader::CrossOriginOpenerPolicy => "Cross-Origin-Opener-Policy",
+            TypedHeader::CrossOriginResourcePolicy => "Cross-Origin-Resource-Policy",
+            TypedHeader::CrossOriginEmbedderPolicy => "Cross-Origin-Embedder-Policy",
+            TypedHeader::XPermittedCrossDomainPolicies => "X-Permitted-Cross-Domain-Policies",
+            TypedHeader::XXssProtection => "X-XSS-Protection",
+        }
+    }
+
+    /// The key that configures it in a policy table.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            TypedHeader::ContentSecurityPolicy => "content_security_policy",
+            TypedHeader::ContentSecurityPolicyReportOnly => "content_security_policy_report_only",
+            TypedHeader::XFrameOptions => "x_frame_options",
+            TypedHeader::XContentTypeOptions => "x_content_type_options",
+            TypedHeader::ReferrerPolicy => "referrer_policy",
+            TypedHeader::PermissionsPolicy => "permissions_policy",
+            TypedHeader::CrossOriginOpenerPolicy => "cross_origin_opener_policy",
+            TypedHeader::CrossOriginResourcePolicy => "cross_origin_resource_policy",
+            TypedHeader::CrossOriginEmbedderPolicy => "cross_origin_embedder_policy",
+            TypedHeader::XPermittedCrossDomainPolicies => "x_permitted_cross_domain_policies",
+            TypedHeader::XXssProtection => "x_xss_protection",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A policy in the form a user reasons about: which headers, which values, which modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub hsts: Option<HstsSpec>,
+    typed: [Option<HeaderSpec>; 11],
+    /// Any other header, by its name as written, in file order.
+    pub custom: Vec<(String, HeaderSpec)>,
+    pub server: ServerSpec,
+    /// Header names to strip: exact, or a prefix ending in `*`. Stored lowercase.
+    pub remove: Vec<String>,
+}
+
+impl PolicySpec {
+    /// A policy that touches nothing.
+    pub fn empty() -> PolicySpec {
+        PolicySpec {
+            hsts: None,
+            typed: Default::default(),
+            custom: Vec::new(),
+            server: ServerSpec::Keep,
+            remove: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, h: TypedHeader) -> Option<&HeaderSpec> {
+        self.typed[h.index()].as_ref()
+    }
+
+    pub fn set(&mut self, h: TypedHeader, spec: Option<HeaderSpec>) {
+        self.typed[h.index()] = spec;
+    }
+
+    pub fn get_mut(&mut self, h: TypedHeader) -> &mut Option<HeaderSpec> {
+        &mut self.typed[h.index()]
+    }
+
+    /// Every header this policy sets, in emission order, as (name, value, mode); HSTS first.
+    pub fn headers(&self) -> Vec<(String, String, Mode)> {
+        let mut out = Vec::new();
+        if let Some(h) = &self.hsts {
+            out.push(("Strict-Transport-Security".to_owned(), h.value(), h.mode));
+        }
+        for t in TypedHeader::ALL {
+            if let Some(s) = self.get(t) {
+                out.push((t.header_name().to_owned(), s.value.clone(), s.mode));
+            }
+        }
+        for (name, s) in &self.custom {
+            out.push((name.clone(), s.value.clone(), s.mode));
+        }
+        out
+    }
+}
+
+/// One header the compiled policy sets.
+#[derive(Debug, Clone)]
+pub struct HeaderRule {
+    pub name: HeaderName,
+    pub value: HeaderValue,
+    pub mode: Mode,
+}
+
+/// A policy compiled for the hot path: names and values parsed once, removal split into exact
+/// names and prefixes so most responses need no scan of their header names.
+#[derive(Debug, Clone)]
+pub struct HeaderPolicy {
+    pub name: String,
+    pub spec: PolicySpec,
+    /// HSTS, kept apart because it is only sent on HTTPS (or when forced).
+    pub hsts: Option<HeaderRule>,
+    pub hsts_force: bool,
+    pub rules: Vec<HeaderRule>,
+    pub server: ServerAction,
+    pub remove_exact: Vec<HeaderName>,
+    /// Lowercase prefixes from `name*` entries.
+    pub remove_prefixes: Vec<String>,
+}
+
+/// The compiled form of [`ServerSpec`].
+#[derive(Debug, Clone)]
+pub enum ServerAction {
+    Keep,
+    Set(HeaderValue),
+    Remove,
+}
+
+/// Why a policy could not be compiled; the loader turns this into a located [`ConfigError`].
+///
+/// [`ConfigError`]: crate::ConfigError
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct CompileError {
+    pub field: String,
+    pub message: String,
+}
+
+impl HeaderPolicy {
+    /// Compiles a spec. Values were validated by the loader; this re-checks that each is a legal
+    /// header value so a spec built in code cannot produce an invalid response.
+    pub fn compile(name: &str, spec: PolicySpec) -> Result<HeaderPolicy, CompileError> {
+        let value = |field: &str, v: &str| {
+            HeaderValue::from_str(v).map_err(|_| CompileError {
+                field: field.to_owned(),
+                message: format!("{v:?} is not a valid header value (control characters or non-visible bytes)"),
+            })
+        };
+        let hsts = match &spec.hsts {
+            Some(h) => Some(HeaderRule {
+                name: http::header::STRICT_TRANSPORT_SECURITY,
+                value: value("strict_transport_security", &h.value())?,
+                mode: h.mode,
+            }),
+            None => None,
+        };
+        let mut rules = Vec::new();
+        for t in TypedHeader::ALL {
+            if let Some(s) = spec.get(t) {
+                rules.push(HeaderRule {
+                    name: HeaderName::from_static(lower_static(t)),
+                    value: value(t.config_key(), &s.value)?,
+                    mode: s.mode,
+                });
+            }
+        }
+        for (n, s) in &spec.custom {
+            let name = HeaderName::from_bytes(n.as_bytes()).map_err(|_| CompileError {
+                field: "custom.name".to_owned(),
+                message: format!("{n:?} is not a valid header name"),
+            })?;
+            rules.push(HeaderRule {
+                name,
+                value: value("custom.value", &s.value)?,
+                mode: s.mode,
+            });
+        }
+        let server = match &spec.server {
+            ServerSpec::Keep => ServerAction::Keep,
+            ServerSpec::Remove => ServerAction::Remove,
+            ServerSpec::Set(v) => ServerAction::Set(value("server", v)?),
+        };
+        let mut remove_exact = Vec::new();
+        let mut remove_prefixes = Vec::new();
+        for r in &spec.remove {
+            if let Some(prefix) = r.strip_suffix('*') {
+                remove_prefixes.push(prefix.to_ascii_lowercase());
+            } else {
+                remove_exact.push(HeaderName::from_bytes(r.as_bytes()).map_err(|_| {
+                    CompileError {
+                        field: "remove".to_owned(),
+                        message: format!("{r:?} is not a valid header name"),
+                    }
+                })?);
+            }
+        }
+        Ok(HeaderPolicy {
+            name: name.to_owned(),
+            hsts_force: spec.hsts.as_ref().is_some_and(|h| h.force),
+            spec,
+            hsts,
+            rules,
+            server,
+            remove_exact,
+            remove_prefixes,
+        })
+    }
+
+    /// True when a header name falls under this policy's remove list.
+    pub fn removes(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        self.remove_exact.iter().any(|n| n.as_str() == lower)
+            || self.remove_prefixes.iter().any(|p| lower.starts_with(p.as_str()))
+    }
+}
+
+fn lower_static(t: TypedHeader) -> &'static str {
+    match t {
+        TypedHeader::ContentSecurityPolicy => "content-security-policy",
+        TypedHeader::ContentSecurityPolicyReportOnly => "content-security-policy-report-only",
+        TypedHeader::XFrameOptions => "x-frame-options",
+        TypedHeader::XContentTypeOptions => "x-content-type-options",
+        TypedHeader::ReferrerPolicy => "referrer-policy",
+        TypedHeader::PermissionsPolicy => "permissions-policy",
+        TypedHeader::CrossOriginOpenerPolicy => "cross-origin-opener-policy",
+        TypedHeader::CrossOriginResourcePolicy => "cross-origin-resource-policy",
+        TypedHeader::CrossOriginEmbedderPolicy => "cross-origin-embedder-policy",
+        TypedHeader::XPermittedCrossDomainPolicies => "x-permitted-cross-domain-policies",
+        TypedHeader::XXssProtection => "x-xss-protection",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowercase_names_match_display_names() {
+        for t in TypedHeader::ALL {
+            assert_eq!(lower_static(t), t.header_name().to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn hsts_value_renders_directives_in_order() {
+        let h = HstsSpec {
+            max_age: 63072000,
+            include_subdomains: true,
+            preload: true,
+            mode: Mode::Override,
+            force: false,
+        };
+        assert_eq!(h.value(), "max-age=63072000; includeSubDomains; preload");
+    }
+
+    #[test]
+    fn compile_rejects_control_characters() {
+        let mut spec = PolicySpec::empty();
+        spec.set(
+            TypedHeader::XFrameOptions,
+            Some(HeaderSpec { value: "DENY\n".into(), mode: Mode::Override }),
+        );
+        assert!(HeaderPolicy::compile("p", spec).is_err());
+    }
+
+    #[test]
+    fn removes_matches_exact_and_prefix_case_insensitively() {
+        let mut spec = PolicySpec::empty();
+        spec.remove = vec!["x-powered-by".into(), "x-amzn-*".into()];
+        let p = HeaderPolicy::compile("p", spec).unwrap();
+        assert!(p.removes("X-Powered-By"));
+        assert!(p.removes("X-Amzn-ErrorType"));
+        assert!(!p.removes("x-amz-cf-id"));
+    }
+}

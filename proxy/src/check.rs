@@ -1,0 +1,68 @@
+//! `rampart-proxy check`: the effective headers per route, as the proxy will send them.
+
+use std::fmt::Write;
+
+use rampart_config::{Config, HeaderPolicy, HostHeader, HostMatch, ServerSpec};
+
+/// Renders the report printed by `check`.
+pub fn report(config: &Config) -> String {
+    let mut out = String::new();
+    let source = config
+        .source
+        .as_ref()
+        .map_or_else(|| "command-line flags".to_owned(), |p| p.display().to_string());
+    let _ = writeln!(out, "configuration OK: {source}");
+    let _ = writeln!(out, "listen: {}", config.server.listen);
+    for route in config.routes.iter() {
+        let host = match &route.host {
+            None => "*".to_owned(),
+            Some(HostMatch::Exact(h)) => h.clone(),
+            Some(HostMatch::Suffix(s)) => format!("*{s}"),
+        };
+        let host_header = match &route.host_header {
+            HostHeader::Preserve => "client's".to_owned(),
+            HostHeader::Upstream => "upstream's".to_owned(),
+            HostHeader::Rewrite(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "\nroute {:?}: host {host}, path {} -> {} (policy {}, Host {host_header})",
+            route.name, route.path_prefix, route.upstream.url, route.policy.name
+        );
+        policy_lines(&mut out, &route.policy);
+    }
+    let _ = writeln!(out, "\nunmatched requests: 404, policy {}", config.default_policy.name);
+    out
+}
+
+fn policy_lines(out: &mut String, policy: &HeaderPolicy) {
+    let spec = &policy.spec;
+    if let Some(h) = &spec.hsts {
+        let when = if h.force { "always" } else { "HTTPS only" };
+        let _ = writeln!(
+            out,
+            "  Strict-Transport-Security: {}  [{}, {when}]",
+            h.value(),
+            h.mode.as_str()
+        );
+    }
+    for (name, value, mode) in spec.headers().into_iter().filter(|(n, _, _)| n != "Strict-Transport-Security") {
+        let _ = writeln!(out, "  {name}: {value}  [{}]", mode.as_str());
+    }
+    match &spec.server {
+        ServerSpec::Keep => {
+            let _ = writeln!(out, "  Server: (origin's, unchanged)");
+        }
+        ServerSpec::Remove => {
+            let _ = writeln!(out, "  Server: (removed)");
+        }
+        ServerSpec::Set(v) => {
+            let _ = writeln!(out, "  Server: {v}  [override, exactly once]");
+        }
+    }
+    if spec.remove.is_empty() {
+        let _ = writeln!(out, "  removes: nothing");
+    } else {
+        let _ = writeln!(out, "  removes: {}", spec.remove.join(", "));
+    }
+}

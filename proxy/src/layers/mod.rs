@@ -1,0 +1,6 @@
+//! The proxy's per-request layers. `docs/pipeline.md` lists them in order.
+
+pub mod access_log;
+pub mod header_policy;
+pub mod request_filter;
+pub mod rescue;

@@ -1,0 +1,112 @@
+//! Request filter: picks the route and policy for a request from one config snapshot and decides
+//! whether the client's connection counts as HTTPS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Request;
+use http::header::HOST;
+use rampart_config::Route;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::layers::header_policy::PolicyChoice;
+use crate::state::{Runtime, Shared};
+
+/// Facts about the client connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    /// The client connection is TLS (terminated by this proxy).
+    pub tls: bool,
+}
+
+/// Everything later phases need, fixed when the request arrives.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub runtime: Arc<Runtime>,
+    pub route: Option<Arc<Route>>,
+    pub conn: ConnInfo,
+    /// The peer is in `trusted_proxies`, so its X-Forwarded-* headers are believed.
+    pub trusted_peer: bool,
+    /// The client's connection is HTTPS: ours, or a trusted peer's per X-Forwarded-Proto.
+    pub https: bool,
+}
+
+#[derive(Clone)]
+pub struct RequestFilterLayer {
+    shared: Arc<Shared>,
+    conn: ConnInfo,
+}
+
+impl RequestFilterLayer {
+    pub fn new(shared: Arc<Shared>, conn: ConnInfo) -> Self {
+        RequestFilterLayer { shared, conn }
+    }
+}
+
+impl<S> Layer<S> for RequestFilterLayer {
+    type Service = RequestFilter<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestFilter {
+            inner,
+            shared: self.shared.clone(),
+            conn: self.conn,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestFilter<S> {
+    inner: S,
+    shared: Arc<Shared>,
+    conn: ConnInfo,
+}
+
+impl<S, B> Service<Request<B>> for RequestFilter<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let runtime = self.shared.snapshot();
+        let config = &runtime.config;
+        let host = req
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let route = config.routes.select(host, req.uri().path()).cloned();
+        let trusted_peer = config.server.is_trusted(self.conn.peer.ip());
+        let https = self.conn.tls
+            || (trusted_peer
+                && req
+                    .headers()
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")));
+        let policy = route
+            .as_ref()
+            .map_or_else(|| config.default_policy.clone(), |r| r.policy.clone());
+        let ext = req.extensions_mut();
+        ext.insert(PolicyChoice { policy, https });
+        ext.insert(RequestContext {
+            runtime,
+            route,
+            conn: self.conn,
+            trusted_peer,
+            https,
+        });
+        self.inner.call(req)
+    }
+}

@@ -1,0 +1,132 @@
+//! Rescue: the one place where failures become responses. Every proxy-made error is generic
+//! (status text and a correlation id); the detail goes to the log only.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::error::ProxyError;
+use crate::generic::{self, Flavor};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RescueLayer;
+
+impl<S> Layer<S> for RescueLayer {
+    type Service = Rescue<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Rescue { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rescue<S> {
+    inner: S,
+}
+
+/// Which side failed, attached to rescued responses for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureSource(pub &'static str);
+
+impl<S, B> Service<Request<B>> for Rescue<S>
+where
+    S: Service<Request<B>, Response = Response<ResponseBody>, Error = ProxyError>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+            // The inner services are always ready; should one ever fail here, the error
+            // surfaces on the call instead.
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let meta = ErrorMeta {
+            flavor: Flavor::negotiate(req.headers()),
+            head: req.method() == Method::HEAD,
+            request_id: req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        ResponseFuture {
+            inner: self.inner.call(req),
+            meta: Some(meta),
+        }
+    }
+}
+
+struct ErrorMeta {
+    flavor: Flavor,
+    head: bool,
+    request_id: Option<String>,
+}
+
+pin_project! {
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        meta: Option<ErrorMeta>,
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResponseBody>, ProxyError>>,
+{
+    type Output = Result<Response<ResponseBody>, std::convert::Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(res)) => Poll::Ready(Ok(res)),
+            Poll::Ready(Err(e)) => {
+                let meta = this.meta.take().unwrap_or(ErrorMeta {
+                    flavor: Flavor::Json,
+                    head: false,
+                    request_id: None,
+                });
+                let status = e.status();
+                if status == StatusCode::NOT_FOUND {
+                    tracing::debug!(error = %e, request_id = meta.request_id.as_deref(), "no route");
+                } else {
+                    tracing::warn!(error = %e, source = e.source_kind(), request_id = meta.request_id.as_deref(), "request failed");
+                }
+                let mut res = generic_response(status, meta.flavor, meta.head, meta.request_id.as_deref());
+                res.extensions_mut().insert(FailureSource(e.source_kind()));
+                Poll::Ready(Ok(res))
+            }
+        }
+    }
+}
+
+/// A generic response for `status`: no body on HEAD, correct Content-Length either way.
+pub fn generic_response(
+    status: StatusCode,
+    flavor: Flavor,
+    head: bool,
+    request_id: Option<&str>,
+) -> Response<ResponseBody> {
+    let body = generic::render(status, flavor, request_id);
+    let len = HeaderValue::from(body.len());
+    let mut res = Response::new(if head { ResponseBody::empty() } else { ResponseBody::full(body) });
+    *res.status_mut() = status;
+    res.headers_mut().insert(CONTENT_TYPE, flavor.content_type());
+    res.headers_mut().insert(CONTENT_LENGTH, len);
+    res
+}

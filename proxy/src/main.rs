@@ -1,0 +1,78 @@
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use rampart_config::{Config, LogFormat};
+use rampart_proxy::cli::{Args, Plan};
+use rampart_proxy::{check, demo, logging, server, signals, state::Shared};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart-proxy: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    match Args::parse().into_plan() {
+        Plan::Check { file, overrides } => {
+            let loaded = match &file {
+                Some(f) => Config::load_file(f, &overrides),
+                None => Config::from_overrides(&overrides),
+            };
+            match loaded {
+                Ok(config) => {
+                    print!("{}", check::report(&config));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Plan::Demo { workers } => {
+            logging::init(LogFormat::Text);
+            runtime(workers)?.block_on(async {
+                let d = demo::start().await.context("starting the demo")?;
+                print!("{}", demo::instructions(d.origin, d.proxy.local_addr()));
+                signals::run_until_stopped(d.proxy).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Plan::Serve { file, overrides, workers } => {
+            let shared = match Shared::load(file, overrides) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let config = shared.snapshot().config.clone();
+            logging::init(config.server.log_format);
+            let workers = workers.or(config.server.workers);
+            runtime(workers)?.block_on(async {
+                let handle = server::start(shared)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+                tracing::info!(listen = %handle.local_addr(), routes = config.routes.len(), "rampart-proxy ready");
+                signals::run_until_stopped(handle).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    b.build().context("cannot start the async runtime")
+}

@@ -1,0 +1,248 @@
+//! Listener and connections: accepts under a connection limit, serves HTTP/1.1 and h2c on the
+//! same port, and drains gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
+use tower_layer::Layer;
+
+use crate::forward::Forward;
+use crate::layers::access_log::{AccessLog, AccessLogLayer};
+use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
+use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
+use crate::layers::rescue::{Rescue, RescueLayer};
+use crate::state::Shared;
+
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The per-request stack, outermost first. See docs/pipeline.md.
+pub type Stack = RequestFilter<AccessLog<HeaderPolicyService<Rescue<Forward>>>>;
+
+fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
+    let default_policy = shared.snapshot().config.default_policy.clone();
+    // Picks route + policy from one config snapshot; everything below relies on it.
+    RequestFilterLayer::new(shared.clone(), conn).layer(
+        // Outside the policy so the logged status is what the client got.
+        AccessLogLayer.layer(
+            // Outside rescue so proxy-made errors are hardened too.
+            HeaderPolicyLayer::new(default_policy).layer(
+                // Turns every failure into a generic response; nothing below answers a client.
+                RescueLayer.layer(Forward),
+            ),
+        ),
+    )
+}
+
+/// A running proxy listener.
+pub struct ProxyHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the drain timeout), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Resolves when the listener has stopped (after a shutdown).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// Asks for a graceful shutdown without waiting for it.
+    pub fn trigger_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Binds the configured listen address and starts serving.
+pub async fn start(shared: Arc<Shared>) -> std::io::Result<ProxyHandle> {
+    let addr = shared.snapshot().config.server.listen;
+    let listener = TcpListener::bind(addr).await?;
+    Ok(serve(shared, listener))
+}
+
+/// Serves on an already-bound listener.
+pub fn serve(shared: Arc<Shared>, listener: TcpListener) -> ProxyHandle {
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| shared.snapshot().config.server.listen);
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    ProxyHandle {
+        addr,
+        shared,
+        shutdown: tx,
+        task,
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let max = shared
+        .snapshot()
+        .config
+        .server
+        .limits
+        .max_connections
+        .min(u32::MAX as usize);
+    let slots = Arc::new(Semaphore::new(max));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = shutdown_requested(&mut shutdown) => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning on a failing accept.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown_requested(&mut shutdown) => break,
+        };
+        tokio::spawn(connection(stream, peer, permit, shared.clone(), shutdown.clone()));
+    }
+    drop(listener);
+    let drain = shared.snapshot().config.server.timeouts.drain;
+    tracing::info!(drain = ?drain, "listener closed; draining connections");
+    // Every connection holds a permit until it ends: getting them all back means drained.
+    if tokio::time::timeout(drain, slots.acquire_many(max as u32)).await.is_err() {
+        tracing::warn!("drain timeout reached; closing the remaining connections");
+    }
+}
+
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// HTTP/2 with prior knowledge starts with a fixed preface; anything else is HTTP/1. Peeking
+/// (rather than reading) leaves the bytes for whichever parser takes the connection.
+async fn sniff(stream: &TcpStream) -> std::io::Result<Option<Protocol>> {
+    let mut buf = [0u8; 24];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if buf[..n] != H2_PREFACE[..n] {
+            return Ok(Some(Protocol::Http1));
+        }
+        // "PRI" is reserved for the preface; no HTTP/1 request uses it.
+        if n >= 3 {
+            return Ok(Some(Protocol::Http2));
+        }
+        // One or two bytes that could still be either: wait for the rest to arrive.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let runtime = shared.snapshot();
+    let server = &runtime.config.server;
+    let header_timeout = server.timeouts.client_header;
+    let header_limit = server.limits.max_request_header_bytes;
+    let idle = server.timeouts.idle;
+    let protocol = match tokio::time::timeout(header_timeout, sniff(&stream)).await {
+        Ok(Ok(Some(p))) => p,
+        // Closed, failed or silent past the header timeout: nothing to serve.
+        _ => return,
+    };
+    drop(runtime);
+    let service = HyperService(stack(&shared, ConnInfo { peer, tls: false }));
+    let io = TokioIo::new(stream);
+    match protocol {
+        Protocol::Http1 => {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(header_limit.max(8192))
+                .serve_connection(io, service)
+                .with_upgrades();
+            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
+        }
+        Protocol::Http2 => {
+            let conn = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX))
+                .keep_alive_interval(Some(idle))
+                .serve_connection(io, service);
+            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
+        }
+    }
+}
+
+/// Runs a connection to completion; on shutdown, asks it to finish in-flight requests and close.
+async fn drive<C, E>(conn: C, mut shutdown: watch::Receiver<bool>, graceful: impl FnOnce(std::pin::Pin<&mut C>))
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut conn = pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = shutdown_requested(&mut shutdown) => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Resolves once a shutdown is requested; never if the handle went away without asking.
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Bridges the tower stack to hyper's `&self` service trait. Every layer of the stack is always
+/// ready (none applies backpressure), so readiness is not polled; a clone per request is a few
+/// reference-count increments.
+#[derive(Clone)]
+struct HyperService<S>(S);
+
+impl<S, B> hyper::service::Service<http::Request<B>> for HyperService<S>
+where
+    S: tower_service::Service<http::Request<B>> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, req: http::Request<B>) -> Self::Future {
+        self.0.clone().call(req)
+    }
+}
