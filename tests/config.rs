@@ -22,7 +22,11 @@ fn expect_error(toml: &str, line: usize, column: usize, field: &str, message_par
     );
     assert!(e.message.contains(message_part), "{e}");
     assert_eq!(e.file, "rampart.toml");
-    assert!(e.to_string().starts_with(&format!("rampart.toml:{line}:{column}: {field}: ")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("rampart.toml:{line}:{column}: {field}: ")),
+        "{e}"
+    );
 }
 
 const ROUTE: &str = "\n[[routes]]\nupstream = \"http://127.0.0.1:3000\"\n";
@@ -90,7 +94,9 @@ fn invalid_header_value_is_located() {
         "is not one of",
     );
     expect_error(
-        &format!("[policies.site]\ncontent_security_policy = {{ value = \"script-src a; script-src b\" }}\n{ROUTE}"),
+        &format!(
+            "[policies.site]\ncontent_security_policy = {{ value = \"script-src a; script-src b\" }}\n{ROUTE}"
+        ),
         2,
         37,
         "policies.site.content_security_policy.value",
@@ -114,7 +120,9 @@ fn hsts_preload_without_include_subdomains_is_a_contradiction() {
 #[test]
 fn hsts_preload_with_short_max_age_is_a_contradiction() {
     expect_error(
-        &format!("[policies.site.strict_transport_security]\nmax_age = 86400\npreload = true\n{ROUTE}"),
+        &format!(
+            "[policies.site.strict_transport_security]\nmax_age = 86400\npreload = true\n{ROUTE}"
+        ),
         3,
         11,
         "policies.site.strict_transport_security.preload",
@@ -124,9 +132,27 @@ fn hsts_preload_with_short_max_age_is_a_contradiction() {
 
 #[test]
 fn bad_upstream_url_is_located() {
-    expect_error("[[routes]]\nupstream = \"ftp://files\"\n", 2, 12, "routes[0].upstream", "not supported");
-    expect_error("[[routes]]\nupstream = \"127.0.0.1:3000\"\n", 2, 12, "routes[0].upstream", "");
-    expect_error("[[routes]]\nupstream = \"http://app:3000/base\"\n", 2, 12, "routes[0].upstream", "has a path");
+    expect_error(
+        "[[routes]]\nupstream = \"ftp://files\"\n",
+        2,
+        12,
+        "routes[0].upstream",
+        "not supported",
+    );
+    expect_error(
+        "[[routes]]\nupstream = \"127.0.0.1:3000\"\n",
+        2,
+        12,
+        "routes[0].upstream",
+        "",
+    );
+    expect_error(
+        "[[routes]]\nupstream = \"http://app:3000/base\"\n",
+        2,
+        12,
+        "routes[0].upstream",
+        "has a path",
+    );
 }
 
 #[test]
@@ -142,7 +168,13 @@ fn unknown_policy_on_a_route_lists_the_known_ones() {
 
 #[test]
 fn unknown_preset_in_extends() {
-    expect_error(&format!("[policies.site]\nextends = \"paranoid\"\n{ROUTE}"), 2, 11, "policies.site.extends", "unknown preset");
+    expect_error(
+        &format!("[policies.site]\nextends = \"paranoid\"\n{ROUTE}"),
+        2,
+        11,
+        "policies.site.extends",
+        "unknown preset",
+    );
 }
 
 #[test]
@@ -158,7 +190,13 @@ fn removing_a_header_the_policy_sets_is_a_contradiction() {
 
 #[test]
 fn bad_duration_and_limits_are_located() {
-    expect_error(&format!("[server.timeouts]\nidle = \"forever\"\n{ROUTE}"), 2, 8, "server.timeouts.idle", "not a duration");
+    expect_error(
+        &format!("[server.timeouts]\nidle = \"forever\"\n{ROUTE}"),
+        2,
+        8,
+        "server.timeouts.idle",
+        "not a duration",
+    );
     expect_error(
         &format!("[server.limits]\nmax_request_header_bytes = 100\n{ROUTE}"),
         2,
@@ -166,7 +204,13 @@ fn bad_duration_and_limits_are_located() {
         "server.limits.max_request_header_bytes",
         "between 8192",
     );
-    expect_error(&format!("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n{ROUTE}"), 2, 20, "server.trusted_proxies", "CIDR");
+    expect_error(
+        &format!("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n{ROUTE}"),
+        2,
+        20,
+        "server.trusted_proxies",
+        "CIDR",
+    );
 }
 
 #[test]
@@ -179,7 +223,9 @@ fn custom_header_cannot_bypass_typed_rules_or_framing() {
         "typed rule `x_frame_options`",
     );
     expect_error(
-        &format!("[[policies.site.custom]]\nname = \"Transfer-Encoding\"\nvalue = \"chunked\"\n{ROUTE}"),
+        &format!(
+            "[[policies.site.custom]]\nname = \"Transfer-Encoding\"\nvalue = \"chunked\"\n{ROUTE}"
+        ),
         2,
         8,
         "policies.site.custom.name",
@@ -195,9 +241,13 @@ fn no_routes_is_an_error() {
 
 #[test]
 fn several_errors_are_all_reported() {
-    let errs = errors("[server]\nlisten = \"nope\"\nworkers = 0\n[[routes]]\nupstream = \"gopher://x\"\n");
+    let errs =
+        errors("[server]\nlisten = \"nope\"\nworkers = 0\n[[routes]]\nupstream = \"gopher://x\"\n");
     assert_eq!(errs.len(), 3, "{errs:?}");
-    assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 5]);
+    assert_eq!(
+        errs.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![2, 3, 5]
+    );
 }
 
 #[test]
@@ -219,17 +269,28 @@ policy = "site"
 "#,
         "rampart.toml",
         Path::new("."),
-        &Overrides { workers: Some(3), ..Overrides::default() },
+        &Overrides {
+            workers: Some(3),
+            ..Overrides::default()
+        },
     )
     .unwrap();
     assert_eq!(cfg.server.listen.port(), 9000);
     assert_eq!(cfg.server.workers, Some(3));
     let p = cfg.policy("site").unwrap();
     let headers = p.spec.headers();
-    let csp = headers.iter().find(|(n, _, _)| n == "Content-Security-Policy").unwrap();
+    let csp = headers
+        .iter()
+        .find(|(n, _, _)| n == "Content-Security-Policy")
+        .unwrap();
     assert_eq!(csp.1, "default-src 'self' cdn.example");
     assert_eq!(csp.2, rampart_config::Mode::IfAbsent);
-    assert!(headers.iter().any(|(n, v, _)| n == "X-Frame-Options" && v == "DENY"), "inherited");
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v, _)| n == "X-Frame-Options" && v == "DENY"),
+        "inherited"
+    );
     assert!(cfg.routes.iter().next().unwrap().upstream.is_https());
 }
 
@@ -242,5 +303,19 @@ fn header_values_are_parsed_once_at_load() {
     .unwrap();
     let strict = cfg.policy("strict").unwrap();
     // Compiled rules hold ready HeaderName/HeaderValue pairs: nothing to parse per request.
-    assert!(strict.rules.iter().any(|r| r.name == "x-frame-options" && r.value == "DENY"));
+    assert!(
+        strict
+            .rules
+            .iter()
+            .any(|r| r.name == "x-frame-options" && r.value == "DENY")
+    );
+}
+
+#[test]
+fn the_example_file_in_the_repository_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/rampart.toml");
+    let cfg = Config::load_file(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.routes.len(), 3);
+    let site = cfg.policy("site").unwrap();
+    assert!(site.spec.hsts.as_ref().unwrap().preload);
 }

@@ -18,28 +18,59 @@ async fn unreachable_upstream_is_a_generic_hardened_502() {
     let upstream = dead_upstream().await;
     let port = upstream.rsplit(':').next().unwrap().to_owned();
     let proxy = TestProxy::to(&upstream, "strict", "").await;
-    let res = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: req-42\r\nConnection: close\r\n\r\n").await;
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: req-42\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(res.status, 502);
-    assert_eq!(res.text(), r#"{"message":"Bad Gateway","request_id":"req-42"}"#);
+    assert_eq!(
+        res.text(),
+        r#"{"message":"Bad Gateway","request_id":"req-42"}"#
+    );
     assert_eq!(res.header("content-type"), Some("application/json"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
     assert_eq!(res.header_all("server"), vec!["rampart"]);
     let everything = format!("{:?}{}", res.headers, res.text());
-    for leak in ["127.0.0.1", port.as_str(), "refused", "error trying to connect", "os error"] {
-        assert!(!everything.contains(leak), "{leak:?} leaked in {everything}");
+    for leak in [
+        "127.0.0.1",
+        port.as_str(),
+        "refused",
+        "error trying to connect",
+        "os error",
+    ] {
+        assert!(
+            !everything.contains(leak),
+            "{leak:?} leaked in {everything}"
+        );
     }
 }
 
 #[tokio::test]
 async fn generic_errors_follow_the_accept_header() {
     let proxy = TestProxy::to(&dead_upstream().await, "strict", "").await;
-    let html = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html,*/*;q=0.8\r\nConnection: close\r\n\r\n").await;
+    let html = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/html,*/*;q=0.8\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(html.status, 502);
-    assert_eq!(html.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(html.text().contains("<h1>502 Bad Gateway</h1>"));
-    let text = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\nConnection: close\r\n\r\n").await;
+    let text = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(text.text(), "502 Bad Gateway\n");
-    let head = raw_exchange(proxy.addr(), b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    let head = raw_exchange(
+        proxy.addr(),
+        b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(head.status, 502);
     assert!(head.body.is_empty());
 }
@@ -53,7 +84,11 @@ async fn slow_upstream_is_a_generic_hardened_504() {
         "[server.timeouts]\nupstream_response = \"200ms\"\n",
     )
     .await;
-    let res = raw_exchange(proxy.addr(), b"GET /?delay_head_ms=5000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET /?delay_head_ms=5000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(res.status, 504);
     assert_eq!(res.text(), r#"{"message":"Gateway Timeout"}"#);
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
@@ -63,42 +98,77 @@ async fn slow_upstream_is_a_generic_hardened_504() {
 #[tokio::test]
 async fn upstream_dying_mid_body_ends_the_client_response_without_leaking() {
     let origin = TestOrigin::start_with(|_req| {
-        http::Response::new(OriginBody::chunks_then_abort(vec![bytes::Bytes::from_static(b"partial")]))
+        http::Response::new(OriginBody::chunks_then_abort(vec![
+            bytes::Bytes::from_static(b"partial"),
+        ]))
     })
     .await;
     let proxy = TestProxy::to(&origin.url(), "strict", "").await;
-    let res = http_client().get(format!("{}/", proxy.url())).send().await.unwrap();
+    let res = http_client()
+        .get(format!("{}/", proxy.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     // The head was already sent; the only honest signal left is an incomplete body.
-    assert!(res.bytes().await.is_err(), "a truncated body must not look complete");
+    assert!(
+        res.bytes().await.is_err(),
+        "a truncated body must not look complete"
+    );
 }
 
 #[tokio::test]
 async fn slow_header_client_is_cut_off_while_others_are_served() {
     let origin = TestOrigin::start().await;
-    let proxy = TestProxy::to(&origin.url(), "strict", "[server.timeouts]\nclient_header = \"500ms\"\n").await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.timeouts]\nclient_header = \"500ms\"\n",
+    )
+    .await;
     let mut slow = RawConn::connect(proxy.addr()).await;
     slow.send(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ").await;
     // While the slow client dawdles, normal clients are served.
     for _ in 0..5 {
-        let res = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+        let res = raw_exchange(
+            proxy.addr(),
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert_eq!(res.status, 200);
     }
-    assert!(slow.is_closed_by_peer_within(Duration::from_secs(5)).await, "the slow client was not cut off");
+    assert!(
+        slow.is_closed_by_peer_within(Duration::from_secs(5)).await,
+        "the slow client was not cut off"
+    );
 }
 
 #[tokio::test]
 async fn silent_connection_is_closed_after_the_header_timeout() {
     let origin = TestOrigin::start().await;
-    let proxy = TestProxy::to(&origin.url(), "strict", "[server.timeouts]\nclient_header = \"300ms\"\n").await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.timeouts]\nclient_header = \"300ms\"\n",
+    )
+    .await;
     let mut silent = RawConn::connect(proxy.addr()).await;
-    assert!(silent.is_closed_by_peer_within(Duration::from_secs(5)).await);
+    assert!(
+        silent
+            .is_closed_by_peer_within(Duration::from_secs(5))
+            .await
+    );
 }
 
 #[tokio::test]
 async fn oversized_request_head_is_refused() {
     let origin = TestOrigin::start().await;
-    let proxy = TestProxy::to(&origin.url(), "strict", "[server.limits]\nmax_request_header_bytes = 8192\n").await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.limits]\nmax_request_header_bytes = 8192\n",
+    )
+    .await;
     let big = "a".repeat(20_000);
     let mut conn = RawConn::connect(proxy.addr()).await;
     let req = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {big}\r\n\r\n");
@@ -112,10 +182,17 @@ async fn oversized_request_head_is_refused() {
 async fn graceful_shutdown_finishes_the_in_flight_request() {
     let (tx, body) = OriginBody::channel(1);
     let body = std::sync::Mutex::new(Some(body));
-    let origin = TestOrigin::start_with(move |_req| http::Response::new(body.lock().unwrap().take().unwrap())).await;
+    let origin = TestOrigin::start_with(move |_req| {
+        http::Response::new(body.lock().unwrap().take().unwrap())
+    })
+    .await;
     let proxy = TestProxy::to(&origin.url(), "strict", "").await;
     let addr = proxy.addr();
-    let mut res = http_client().get(format!("http://{addr}/")).send().await.unwrap();
+    let mut res = http_client()
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap();
     tx.send(bytes::Bytes::from_static(b"one ")).await.unwrap();
     assert_eq!(res.chunk().await.unwrap().as_deref(), Some(&b"one "[..]));
 
@@ -129,7 +206,9 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
             tokio::task::yield_now().await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), refused).await.expect("listener still accepting");
+    tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("listener still accepting");
     tx.send(bytes::Bytes::from_static(b"two")).await.unwrap();
     drop(tx);
     let mut rest = Vec::new();
@@ -137,25 +216,45 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
         rest.extend_from_slice(&d);
     }
     assert_eq!(rest, b"two");
-    tokio::time::timeout(Duration::from_secs(10), proxy.wait()).await.expect("shutdown did not complete");
+    tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+        .await
+        .expect("shutdown did not complete");
 }
 
 #[tokio::test]
 async fn connection_limit_holds_new_clients_until_a_slot_frees() {
     let origin = TestOrigin::start().await;
-    let proxy = TestProxy::to(&origin.url(), "strict", "[server.limits]\nmax_connections = 1\n").await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.limits]\nmax_connections = 1\n",
+    )
+    .await;
     let mut first = RawConn::connect(proxy.addr()).await;
     first.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
     assert_eq!(first.read_response().await.status, 200);
     // The second client connects (kernel backlog) but is not served while the first holds the slot.
     let mut second = tokio::spawn({
         let addr = proxy.addr();
-        async move { raw_exchange(addr, b"GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await }
+        async move {
+            raw_exchange(
+                addr,
+                b"GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+            .await
+        }
     });
     // Not served while the slot is taken (a bounded wait is the thing measured here).
-    assert!(tokio::time::timeout(Duration::from_millis(500), &mut second).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut second)
+            .await
+            .is_err()
+    );
     assert!(origin.requests().iter().all(|r| r.uri.path() != "/second"));
     drop(first);
-    let res = tokio::time::timeout(Duration::from_secs(10), second).await.unwrap().unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(res.status, 200);
 }

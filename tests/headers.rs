@@ -28,16 +28,40 @@ custom = [{{ name = "X-Custom-Policy", value = "ours", override = {mode} }}]
 
 /// (header, our value, the origin's competing value)
 const TYPED: &[(&str, &str, &str)] = &[
-    ("strict-transport-security", "max-age=31536000; includeSubDomains", "max-age=60"),
-    ("content-security-policy", "default-src 'none'", "default-src 'self' cdn.example"),
-    ("content-security-policy-report-only", "default-src 'self'; report-uri /csp", "script-src 'self'"),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+        "max-age=60",
+    ),
+    (
+        "content-security-policy",
+        "default-src 'none'",
+        "default-src 'self' cdn.example",
+    ),
+    (
+        "content-security-policy-report-only",
+        "default-src 'self'; report-uri /csp",
+        "script-src 'self'",
+    ),
     ("x-frame-options", "DENY", "SAMEORIGIN"),
     ("x-content-type-options", "nosniff", "nosniff-origin"),
     ("referrer-policy", "no-referrer", "unsafe-url"),
-    ("permissions-policy", "camera=(), geolocation=()", "camera=*"),
+    (
+        "permissions-policy",
+        "camera=(), geolocation=()",
+        "camera=*",
+    ),
     ("cross-origin-opener-policy", "same-origin", "unsafe-none"),
-    ("cross-origin-resource-policy", "same-origin", "cross-origin"),
-    ("cross-origin-embedder-policy", "require-corp", "unsafe-none"),
+    (
+        "cross-origin-resource-policy",
+        "same-origin",
+        "cross-origin",
+    ),
+    (
+        "cross-origin-embedder-policy",
+        "require-corp",
+        "unsafe-none",
+    ),
     ("x-permitted-cross-domain-policies", "none", "all"),
     ("x-xss-protection", "0", "1; mode=block"),
     ("x-custom-policy", "ours", "theirs"),
@@ -46,7 +70,15 @@ const TYPED: &[(&str, &str, &str)] = &[
 fn origin_query() -> String {
     TYPED
         .iter()
-        .map(|(n, _, v)| format!("header={n}:{}", v.replace(' ', "+").replace(';', "%3B").replace('=', "%3D").replace('*', "%2A")))
+        .map(|(n, _, v)| {
+            format!(
+                "header={n}:{}",
+                v.replace(' ', "+")
+                    .replace(';', "%3B")
+                    .replace('=', "%3D")
+                    .replace('*', "%2A")
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -57,7 +89,11 @@ async fn override_true_replaces_every_typed_header() {
     let proxy = TestProxy::to(&origin.url(), "p", &all_typed(true)).await;
     let res = raw_exchange(
         proxy.addr(),
-        format!("GET /?{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", origin_query()).as_bytes(),
+        format!(
+            "GET /?{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            origin_query()
+        )
+        .as_bytes(),
     )
     .await;
     for (name, ours, _) in TYPED {
@@ -71,15 +107,31 @@ async fn override_false_keeps_origin_values_and_fills_gaps() {
     let proxy = TestProxy::to(&origin.url(), "p", &all_typed(false)).await;
     let with = raw_exchange(
         proxy.addr(),
-        format!("GET /?{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", origin_query()).as_bytes(),
+        format!(
+            "GET /?{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            origin_query()
+        )
+        .as_bytes(),
     )
     .await;
     for (name, _, theirs) in TYPED {
-        assert_eq!(with.header_all(name), vec![*theirs], "{name} should keep the origin's value");
+        assert_eq!(
+            with.header_all(name),
+            vec![*theirs],
+            "{name} should keep the origin's value"
+        );
     }
-    let without = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    let without = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     for (name, ours, _) in TYPED {
-        assert_eq!(without.header_all(name), vec![*ours], "{name} should be added when absent");
+        assert_eq!(
+            without.header_all(name),
+            vec![*ours],
+            "{name} should be added when absent"
+        );
     }
 }
 
@@ -94,22 +146,39 @@ async fn server_header_appears_exactly_once_with_the_configured_value() {
     .await;
     assert_eq!(res.header_all("server"), vec!["edge"]);
 
-    let res = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(res.header_all("server"), vec!["edge"], "added when the origin sends none");
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        res.header_all("server"),
+        vec!["edge"],
+        "added when the origin sends none"
+    );
 }
 
 #[tokio::test]
 async fn server_false_removes_the_header() {
     let origin = TestOrigin::start().await;
     let proxy = TestProxy::to(&origin.url(), "p", "[policies.p]\nserver = false\n").await;
-    let res = raw_exchange(proxy.addr(), b"GET /?header=Server:nginx/1.18.0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET /?header=Server:nginx/1.18.0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(res.header_count("server"), 0);
 }
 
 #[tokio::test]
 async fn default_remove_list_and_wildcards_strip_leaky_headers() {
     let origin = TestOrigin::start().await;
-    let proxy = TestProxy::to(&origin.url(), "p", "[policies.p]\nalso_remove = [\"x-internal-*\"]\n").await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "p",
+        "[policies.p]\nalso_remove = [\"x-internal-*\"]\n",
+    )
+    .await;
     let leaky = [
         "X-Powered-By:Express",
         "X-AspNet-Version:4.0.30319",
@@ -126,12 +195,23 @@ async fn default_remove_list_and_wildcards_strip_leaky_headers() {
         "X-Internal-Shard:7",
         "X-Internal-Host:db1",
     ];
-    let q: Vec<String> = leaky.iter().map(|h| format!("header={}", h.replace(' ', "+"))).collect();
-    let req = format!("GET /?{}&header=X-Kept:yes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", q.join("&"));
+    let q: Vec<String> = leaky
+        .iter()
+        .map(|h| format!("header={}", h.replace(' ', "+")))
+        .collect();
+    let req = format!(
+        "GET /?{}&header=X-Kept:yes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        q.join("&")
+    );
     let res = raw_exchange(proxy.addr(), req.as_bytes()).await;
     for h in leaky {
         let name = h.split(':').next().unwrap();
-        assert_eq!(res.header_count(name), 0, "{name} leaked: {:?}", res.headers);
+        assert_eq!(
+            res.header_count(name),
+            0,
+            "{name} leaked: {:?}",
+            res.headers
+        );
     }
     assert_eq!(res.header("x-kept"), Some("yes"));
 }
@@ -141,13 +221,37 @@ async fn hsts_is_sent_only_on_https_or_when_a_trusted_peer_says_https() {
     let origin = TestOrigin::start().await;
     // Not trusted: X-Forwarded-Proto from the client is ignored.
     let proxy = TestProxy::to(&origin.url(), "strict", "").await;
-    let res = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(res.header_count("strict-transport-security"), 0, "a plain-HTTP client cannot ask for HSTS");
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        res.header_count("strict-transport-security"),
+        0,
+        "a plain-HTTP client cannot ask for HSTS"
+    );
 
-    let trusted = TestProxy::to(&origin.url(), "strict", "trusted_proxies = [\"127.0.0.1/32\"]\n").await;
-    let res = raw_exchange(trusted.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(res.header("strict-transport-security"), Some("max-age=63072000; includeSubDomains"));
-    let res = raw_exchange(trusted.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n").await;
+    let trusted = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "trusted_proxies = [\"127.0.0.1/32\"]\n",
+    )
+    .await;
+    let res = raw_exchange(
+        trusted.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    let res = raw_exchange(
+        trusted.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(res.header_count("strict-transport-security"), 0);
 
     let forced = TestProxy::to(
@@ -156,8 +260,15 @@ async fn hsts_is_sent_only_on_https_or_when_a_trusted_peer_says_https() {
         "[policies.p]\nstrict_transport_security = { force = true }\n",
     )
     .await;
-    let res = raw_exchange(forced.addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(res.header("strict-transport-security"), Some("max-age=63072000; includeSubDomains"));
+    let res = raw_exchange(
+        forced.addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=63072000; includeSubDomains")
+    );
 }
 
 #[tokio::test]
@@ -180,7 +291,11 @@ async fn policy_applies_to_every_status_redirects_and_304() {
         .await;
         assert_eq!(res.status, status);
         assert_eq!(res.header("x-frame-options"), Some("DENY"), "{status}");
-        assert_eq!(res.header("x-content-type-options"), Some("nosniff"), "{status}");
+        assert_eq!(
+            res.header("x-content-type-options"),
+            Some("nosniff"),
+            "{status}"
+        );
         assert_eq!(res.header_all("server"), vec!["rampart"], "{status}");
         if status == 304 {
             assert!(res.body.is_empty());
@@ -196,7 +311,11 @@ async fn proxy_made_responses_are_hardened_too() {
         origin.url()
     ))
     .await;
-    let res = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n").await;
+    let res = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(res.status, 404);
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
     assert_eq!(res.header_all("server"), vec!["rampart"]);
@@ -236,15 +355,41 @@ policy = "cloudfront-security-headers"
         url = origin.url()
     ))
     .await;
-    let site = raw_exchange(proxy.addr(), b"GET /index HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    let site = raw_exchange(
+        proxy.addr(),
+        b"GET /index HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(site.header("x-frame-options"), Some("DENY"));
-    let api = raw_exchange(proxy.addr(), b"GET /api/users HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(api.header_count("x-frame-options"), 0, "switched off for the api policy");
-    assert_eq!(api.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
-    assert_eq!(api.header("referrer-policy"), Some("no-referrer"), "inherited from strict");
-    let legacy = raw_exchange(proxy.addr(), b"GET / HTTP/1.1\r\nHost: legacy.example\r\nConnection: close\r\n\r\n").await;
+    let api = raw_exchange(
+        proxy.addr(),
+        b"GET /api/users HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        api.header_count("x-frame-options"),
+        0,
+        "switched off for the api policy"
+    );
+    assert_eq!(
+        api.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(
+        api.header("referrer-policy"),
+        Some("no-referrer"),
+        "inherited from strict"
+    );
+    let legacy = raw_exchange(
+        proxy.addr(),
+        b"GET / HTTP/1.1\r\nHost: legacy.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(legacy.header("x-xss-protection"), Some("1; mode=block"));
-    assert_eq!(legacy.header("referrer-policy"), Some("strict-origin-when-cross-origin"));
+    assert_eq!(
+        legacy.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin")
+    );
 }
 
 #[tokio::test]

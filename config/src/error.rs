@@ -138,10 +138,18 @@ impl<'a> SourceMap<'a> {
             .rev()
             .map(str::trim)
             .find(|l| l.starts_with('['))
-            .map(|l| l.trim_start_matches('[').trim_end_matches(']').trim().to_owned());
-        let own_header = line
-            .starts_with('[')
-            .then(|| line.trim_start_matches('[').trim_end_matches(']').trim().to_owned());
+            .map(|l| {
+                l.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .trim()
+                    .to_owned()
+            });
+        let own_header = line.starts_with('[').then(|| {
+            line.trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .to_owned()
+        });
         match (own_header, table, key) {
             (Some(h), _, _) => h,
             (None, Some(t), Some(k)) => format!("{t}.{k}"),
@@ -166,7 +174,8 @@ mod tests {
 
     #[test]
     fn field_at_joins_table_and_key() {
-        let text = "[server]\nlisten = 1\n\n[policies.a.strict_transport_security]\nmax_age = \"x\"\n";
+        let text =
+            "[server]\nlisten = 1\n\n[policies.a.strict_transport_security]\nmax_age = \"x\"\n";
         let map = SourceMap::new("f.toml", text);
         let offset = text.find("\"x\"").unwrap();
         assert_eq!(

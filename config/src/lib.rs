@@ -16,6 +16,9 @@ pub mod values;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Config, Overrides};
-pub use policy::{HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, ServerAction, ServerSpec, TypedHeader};
+pub use policy::{
+    HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, RemoveSet, ServerAction,
+    ServerSpec, TypedHeader,
+};
 pub use route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
 pub use settings::{Limits, LogFormat, ServerSettings, Timeouts};

@@ -16,7 +16,9 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use crate::error::{ConfigError, ConfigErrors, SourceMap};
-use crate::policy::{HeaderPolicy, HeaderSpec, HstsSpec, Mode, PolicySpec, ServerSpec, TypedHeader};
+use crate::policy::{
+    HeaderPolicy, HeaderSpec, HstsSpec, Mode, PolicySpec, ServerSpec, TypedHeader,
+};
 use crate::presets::{self, DEFAULT_PRESET, PRESET_NAMES};
 use crate::raw::{self, RawFile, RawPolicy, RawServerHeader, Toggle};
 use crate::route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
@@ -77,7 +79,10 @@ impl Config {
         let map = SourceMap::new(file, text);
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let span = e.span();
-            let field = span.as_ref().map(|s| map.field_at(s.start)).unwrap_or_default();
+            let field = span
+                .as_ref()
+                .map(|s| map.field_at(s.start))
+                .unwrap_or_default();
             map.error_at(span, field, e.message().trim().to_owned())
         })?;
         Loader {
@@ -111,7 +116,12 @@ fn span<T>(s: &Spanned<T>) -> Option<Range<usize>> {
 }
 
 impl Loader<'_> {
-    fn err(&mut self, span: Option<Range<usize>>, field: impl Into<String>, msg: impl Into<String>) {
+    fn err(
+        &mut self,
+        span: Option<Range<usize>>,
+        field: impl Into<String>,
+        msg: impl Into<String>,
+    ) {
         let e = self.map.error_at(span, field, msg);
         self.errors.push(e);
     }
@@ -155,7 +165,10 @@ impl Loader<'_> {
                 if !policies.contains_key(p) {
                     self.cli_err(
                         "--preset",
-                        format!("unknown preset {p:?}; choose one of: {}", PRESET_NAMES.join(", ")),
+                        format!(
+                            "unknown preset {p:?}; choose one of: {}",
+                            PRESET_NAMES.join(", ")
+                        ),
                     );
                 }
                 p.clone()
@@ -219,7 +232,10 @@ impl Loader<'_> {
                 Err(_) => self.err(
                     span(l),
                     "server.listen",
-                    format!("{:?} is not an address:port such as 0.0.0.0:8080", l.get_ref()),
+                    format!(
+                        "{:?} is not an address:port such as 0.0.0.0:8080",
+                        l.get_ref()
+                    ),
                 ),
             }
         }
@@ -232,7 +248,10 @@ impl Loader<'_> {
         }
         for t in r.trusted_proxies.iter().flatten() {
             let v = t.get_ref().trim();
-            match v.parse::<IpNet>().or_else(|_| v.parse::<IpAddr>().map(IpNet::from)) {
+            match v
+                .parse::<IpNet>()
+                .or_else(|_| v.parse::<IpAddr>().map(IpNet::from))
+            {
                 Ok(n) => s.trusted_proxies.push(n),
                 Err(_) => self.err(
                     span(t),
@@ -257,9 +276,24 @@ impl Loader<'_> {
         }
         let t = &r.timeouts;
         let slots: [(&Option<Spanned<String>>, &str, &mut Duration, bool); 5] = [
-            (&t.client_header, "client_header", &mut s.timeouts.client_header, false),
-            (&t.upstream_connect, "upstream_connect", &mut s.timeouts.upstream_connect, false),
-            (&t.upstream_response, "upstream_response", &mut s.timeouts.upstream_response, false),
+            (
+                &t.client_header,
+                "client_header",
+                &mut s.timeouts.client_header,
+                false,
+            ),
+            (
+                &t.upstream_connect,
+                "upstream_connect",
+                &mut s.timeouts.upstream_connect,
+                false,
+            ),
+            (
+                &t.upstream_response,
+                "upstream_response",
+                &mut s.timeouts.upstream_response,
+                false,
+            ),
             (&t.idle, "idle", &mut s.timeouts.idle, false),
             (&t.drain, "drain", &mut s.timeouts.drain, true),
         ];
@@ -274,7 +308,10 @@ impl Loader<'_> {
                     Err(e) => errs.push((
                         span(v),
                         key,
-                        format!("{:?} is not a duration such as \"10s\" or \"1m 30s\": {e}", v.get_ref()),
+                        format!(
+                            "{:?} is not a duration such as \"10s\" or \"1m 30s\": {e}",
+                            v.get_ref()
+                        ),
                     )),
                 }
             }
@@ -296,7 +333,11 @@ impl Loader<'_> {
         }
         if let Some(m) = &r.limits.max_connections {
             if *m.get_ref() == 0 {
-                self.err(span(m), "server.limits.max_connections", "must be at least 1");
+                self.err(
+                    span(m),
+                    "server.limits.max_connections",
+                    "must be at least 1",
+                );
             } else {
                 s.limits.max_connections = *m.get_ref();
             }
@@ -315,13 +356,19 @@ impl Loader<'_> {
     }
 
     fn policy(&mut self, field: &str, rp: &RawPolicy) -> Option<PolicySpec> {
-        let base_name = rp.extends.as_ref().map_or(DEFAULT_PRESET, |e| e.get_ref().as_str());
+        let base_name = rp
+            .extends
+            .as_ref()
+            .map_or(DEFAULT_PRESET, |e| e.get_ref().as_str());
         let Some(mut spec) = presets::preset(base_name) else {
             let at = rp.extends.as_ref().and_then(span);
             self.err(
                 at,
                 format!("{field}.extends"),
-                format!("unknown preset {base_name:?}; choose one of: {}", PRESET_NAMES.join(", ")),
+                format!(
+                    "unknown preset {base_name:?}; choose one of: {}",
+                    PRESET_NAMES.join(", ")
+                ),
             );
             return None;
         };
@@ -346,16 +393,34 @@ impl Loader<'_> {
         }
 
         let typed: [(&Option<Spanned<Toggle<raw::RawHeader>>>, TypedHeader); 11] = [
-            (&rp.content_security_policy, TypedHeader::ContentSecurityPolicy),
-            (&rp.content_security_policy_report_only, TypedHeader::ContentSecurityPolicyReportOnly),
+            (
+                &rp.content_security_policy,
+                TypedHeader::ContentSecurityPolicy,
+            ),
+            (
+                &rp.content_security_policy_report_only,
+                TypedHeader::ContentSecurityPolicyReportOnly,
+            ),
             (&rp.x_frame_options, TypedHeader::XFrameOptions),
             (&rp.x_content_type_options, TypedHeader::XContentTypeOptions),
             (&rp.referrer_policy, TypedHeader::ReferrerPolicy),
             (&rp.permissions_policy, TypedHeader::PermissionsPolicy),
-            (&rp.cross_origin_opener_policy, TypedHeader::CrossOriginOpenerPolicy),
-            (&rp.cross_origin_resource_policy, TypedHeader::CrossOriginResourcePolicy),
-            (&rp.cross_origin_embedder_policy, TypedHeader::CrossOriginEmbedderPolicy),
-            (&rp.x_permitted_cross_domain_policies, TypedHeader::XPermittedCrossDomainPolicies),
+            (
+                &rp.cross_origin_opener_policy,
+                TypedHeader::CrossOriginOpenerPolicy,
+            ),
+            (
+                &rp.cross_origin_resource_policy,
+                TypedHeader::CrossOriginResourcePolicy,
+            ),
+            (
+                &rp.cross_origin_embedder_policy,
+                TypedHeader::CrossOriginEmbedderPolicy,
+            ),
+            (
+                &rp.x_permitted_cross_domain_policies,
+                TypedHeader::XPermittedCrossDomainPolicies,
+            ),
             (&rp.x_xss_protection, TypedHeader::XXssProtection),
         ];
         for (raw, th) in typed {
@@ -400,7 +465,10 @@ impl Loader<'_> {
         });
         let spec = HstsSpec {
             max_age: h.max_age.as_ref().map_or(b.max_age, |v| *v.get_ref()),
-            include_subdomains: h.include_subdomains.as_ref().map_or(b.include_subdomains, |v| *v.get_ref()),
+            include_subdomains: h
+                .include_subdomains
+                .as_ref()
+                .map_or(b.include_subdomains, |v| *v.get_ref()),
             preload: h.preload.as_ref().map_or(b.preload, |v| *v.get_ref()),
             mode: h.override_.map_or(b.mode, Mode::from_override),
             force: h.force.unwrap_or(b.force),
@@ -447,7 +515,9 @@ impl Loader<'_> {
         let (value, at) = match (&h.value, base, th) {
             (Some(v), _, _) => (v.get_ref().clone(), span(v)),
             (None, Some(b), _) => (b.value, Some(r.span())),
-            (None, None, TypedHeader::XContentTypeOptions) => ("nosniff".to_owned(), Some(r.span())),
+            (None, None, TypedHeader::XContentTypeOptions) => {
+                ("nosniff".to_owned(), Some(r.span()))
+            }
             (None, None, TypedHeader::XXssProtection) => ("0".to_owned(), Some(r.span())),
             (None, None, _) => {
                 self.err(
@@ -478,30 +548,49 @@ impl Loader<'_> {
         }
         let lower = name.to_ascii_lowercase();
         if lower == "strict-transport-security" {
-            self.err(span(&c.name), format!("{f}.name"), "use the typed rule `strict_transport_security`");
-            return;
-        }
-        if let Some(t) = TypedHeader::ALL.iter().find(|t| t.header_name().eq_ignore_ascii_case(&lower)) {
             self.err(
                 span(&c.name),
                 format!("{f}.name"),
-                format!("use the typed rule `{}`, which validates the value", t.config_key()),
+                "use the typed rule `strict_transport_security`",
+            );
+            return;
+        }
+        if let Some(t) = TypedHeader::ALL
+            .iter()
+            .find(|t| t.header_name().eq_ignore_ascii_case(&lower))
+        {
+            self.err(
+                span(&c.name),
+                format!("{f}.name"),
+                format!(
+                    "use the typed rule `{}`, which validates the value",
+                    t.config_key()
+                ),
             );
             return;
         }
         if lower == "server" {
-            self.err(span(&c.name), format!("{f}.name"), "use `server = \"...\"` on the policy");
+            self.err(
+                span(&c.name),
+                format!("{f}.name"),
+                "use `server = \"...\"` on the policy",
+            );
             return;
         }
         if is_framing_header(&lower) {
             self.err(
                 span(&c.name),
                 format!("{f}.name"),
-                format!("{name} describes the connection or the body framing; a policy cannot set it"),
+                format!(
+                    "{name} describes the connection or the body framing; a policy cannot set it"
+                ),
             );
             return;
         }
-        let existing = spec.custom.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name));
+        let existing = spec
+            .custom
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name));
         if c.enabled == Some(false) {
             if let Some(i) = existing {
                 spec.custom.remove(i);
@@ -509,7 +598,11 @@ impl Loader<'_> {
             return;
         }
         let Some(value) = &c.value else {
-            self.err(Some(c_span), format!("{f}.value"), "a custom header needs a value");
+            self.err(
+                Some(c_span),
+                format!("{f}.value"),
+                "a custom header needs a value",
+            );
             return;
         };
         if let Err(m) = values::check_header_value(value.get_ref()) {
@@ -546,7 +639,11 @@ impl Loader<'_> {
             if let Err(m) = check {
                 self.err(span(e), format!("{field}.{key}"), m);
             } else if v == "server" {
-                self.err(span(e), format!("{field}.{key}"), "use `server = false` to remove Server");
+                self.err(
+                    span(e),
+                    format!("{field}.{key}"),
+                    "use `server = false` to remove Server",
+                );
             } else if !spec.remove.contains(&v) {
                 spec.remove.push(v);
             }
@@ -555,7 +652,11 @@ impl Loader<'_> {
 
     /// Removing a header the same policy sets would make its effect depend on rule order.
     fn remove_conflicts(&mut self, field: &str, spec: &PolicySpec, rp: &RawPolicy) {
-        let set: Vec<String> = spec.headers().into_iter().map(|(n, _, _)| n.to_ascii_lowercase()).collect();
+        let set: Vec<String> = spec
+            .headers()
+            .into_iter()
+            .map(|(n, _, _)| n.to_ascii_lowercase())
+            .collect();
         for r in spec.remove.iter().filter(|r| !r.ends_with('*')) {
             if set.contains(r) {
                 let at = rp
@@ -587,7 +688,12 @@ impl Loader<'_> {
                     name: "default".to_owned(),
                     host: None,
                     path_prefix: "/".to_owned(),
-                    upstream: Upstream { scheme, authority, url: url.clone(), ca_file: None },
+                    upstream: Upstream {
+                        scheme,
+                        authority,
+                        url: url.clone(),
+                        ca_file: None,
+                    },
                     policy: default.clone(),
                     host_header: HostHeader::Preserve,
                 }],
@@ -611,24 +717,46 @@ impl Loader<'_> {
             let r = sr.get_ref();
             let f = format!("routes[{i}]");
             let before = self.errors.len();
-            let name = r.name.as_ref().map_or_else(|| format!("route-{}", i + 1), |n| n.get_ref().clone());
+            let name = r
+                .name
+                .as_ref()
+                .map_or_else(|| format!("route-{}", i + 1), |n| n.get_ref().clone());
             if out.iter().any(|o| o.name == name) {
-                self.err(r.name.as_ref().and_then(span), format!("{f}.name"), format!("another route is already named {name:?}"));
+                self.err(
+                    r.name.as_ref().and_then(span),
+                    format!("{f}.name"),
+                    format!("another route is already named {name:?}"),
+                );
             }
             let host = r.host.as_ref().and_then(|h| {
                 let v = h.get_ref().trim();
                 let bare = v.strip_prefix("*.").unwrap_or(v);
                 let ok = !bare.is_empty()
-                    && bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':' || b == b'[' || b == b']');
+                    && bare.bytes().all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || b == b'-'
+                            || b == b'.'
+                            || b == b':'
+                            || b == b'['
+                            || b == b']'
+                    });
                 if ok {
-                    Some(HostMatch::parse(if v.starts_with("*.") { &v[1..] } else { v }))
-                        .map(|m| match m {
-                            HostMatch::Suffix(s) => HostMatch::Suffix(s),
-                            HostMatch::Exact(e) if v.starts_with("*.") => HostMatch::Suffix(e),
-                            other => other,
-                        })
+                    Some(HostMatch::parse(if v.starts_with("*.") {
+                        &v[1..]
+                    } else {
+                        v
+                    }))
+                    .map(|m| match m {
+                        HostMatch::Suffix(s) => HostMatch::Suffix(s),
+                        HostMatch::Exact(e) if v.starts_with("*.") => HostMatch::Suffix(e),
+                        other => other,
+                    })
                 } else {
-                    self.err(span(h), format!("{f}.host"), format!("{v:?} is not a host name or `*.domain` pattern"));
+                    self.err(
+                        span(h),
+                        format!("{f}.host"),
+                        format!("{v:?} is not a host name or `*.domain` pattern"),
+                    );
                     None
                 }
             });
@@ -665,13 +793,21 @@ impl Loader<'_> {
             };
             let host_header = match (r.preserve_host, &r.host_rewrite) {
                 (Some(false), Some(h)) => {
-                    self.err(span(h), format!("{f}.host_rewrite"), "contradicts preserve_host = false; set only one");
+                    self.err(
+                        span(h),
+                        format!("{f}.host_rewrite"),
+                        "contradicts preserve_host = false; set only one",
+                    );
                     HostHeader::Preserve
                 }
                 (_, Some(h)) => match HeaderValue::from_str(h.get_ref().trim()) {
                     Ok(v) if !h.get_ref().trim().is_empty() => HostHeader::Rewrite(v),
                     _ => {
-                        self.err(span(h), format!("{f}.host_rewrite"), "not a valid Host value");
+                        self.err(
+                            span(h),
+                            format!("{f}.host_rewrite"),
+                            "not a valid Host value",
+                        );
                         HostHeader::Preserve
                     }
                 },
@@ -681,22 +817,43 @@ impl Loader<'_> {
             let ca_file = r.ca_file.as_ref().and_then(|c| {
                 let p = self.base_dir.join(c.get_ref());
                 if upstream.as_ref().is_some_and(|u| !u.is_https()) {
-                    self.err(span(c), format!("{f}.ca_file"), "only applies to https:// upstreams");
+                    self.err(
+                        span(c),
+                        format!("{f}.ca_file"),
+                        "only applies to https:// upstreams",
+                    );
                     None
                 } else if !p.is_file() {
-                    self.err(span(c), format!("{f}.ca_file"), format!("{} is not a readable file", p.display()));
+                    self.err(
+                        span(c),
+                        format!("{f}.ca_file"),
+                        format!("{} is not a readable file", p.display()),
+                    );
                     None
                 } else {
                     Some(p)
                 }
             });
-            if let Some(dup) = out.iter().find(|o| o.host == host && o.path_prefix == path_prefix) {
-                let msg = format!("matches exactly what route {:?} matches, so it would never be used", dup.name);
+            if let Some(dup) = out
+                .iter()
+                .find(|o| o.host == host && o.path_prefix == path_prefix)
+            {
+                let msg = format!(
+                    "matches exactly what route {:?} matches, so it would never be used",
+                    dup.name
+                );
                 self.err(Some(sr.span()), f.clone(), msg);
             }
             if let (true, Some(mut upstream)) = (self.errors.len() == before, upstream) {
                 upstream.ca_file = ca_file;
-                out.push(Route { name, host, path_prefix, upstream, policy, host_header });
+                out.push(Route {
+                    name,
+                    host,
+                    path_prefix,
+                    upstream,
+                    policy,
+                    host_header,
+                });
             }
         }
         out
@@ -733,7 +890,11 @@ fn parse_upstream(url: &str) -> Result<(Scheme, Authority), String> {
     let scheme = match uri.scheme_str() {
         Some("http") => Scheme::HTTP,
         Some("https") => Scheme::HTTPS,
-        Some(s) => return Err(format!("scheme {s:?} is not supported; use http:// or https://")),
+        Some(s) => {
+            return Err(format!(
+                "scheme {s:?} is not supported; use http:// or https://"
+            ));
+        }
         None => return Err(format!("{url:?} has no scheme; write http://{url}")),
     };
     let authority = uri

@@ -155,7 +155,10 @@ fn cloudfront() -> PolicySpec {
         mode: Mode::IfAbsent,
         force: false,
     });
-    p.set(ReferrerPolicy, h("strict-origin-when-cross-origin", Mode::IfAbsent));
+    p.set(
+        ReferrerPolicy,
+        h("strict-origin-when-cross-origin", Mode::IfAbsent),
+    );
     p.set(XContentTypeOptions, h("nosniff", Mode::Override));
     p.set(XFrameOptions, h("SAMEORIGIN", Mode::IfAbsent));
     p.set(XXssProtection, h("1; mode=block", Mode::IfAbsent));
@@ -182,8 +185,14 @@ mod tests {
             "max-age=63072000; includeSubDomains"
         );
         assert_eq!(p.get(TypedHeader::XFrameOptions).unwrap().value, "DENY");
-        assert_eq!(p.get(TypedHeader::ReferrerPolicy).unwrap().value, "no-referrer");
-        assert!(p.get(TypedHeader::CrossOriginEmbedderPolicy).is_none(), "COEP is opt-in");
+        assert_eq!(
+            p.get(TypedHeader::ReferrerPolicy).unwrap().value,
+            "no-referrer"
+        );
+        assert!(
+            p.get(TypedHeader::CrossOriginEmbedderPolicy).is_none(),
+            "COEP is opt-in"
+        );
         assert!(STRICT_PERMISSIONS_POLICY.contains("sync-xhr=(self)"));
     }
 
@@ -191,7 +200,10 @@ mod tests {
     fn cloudfront_preset_matches_managed_policy_overrides() {
         let p = preset("cloudfront-security-headers").unwrap();
         assert_eq!(p.hsts.as_ref().unwrap().mode, Mode::IfAbsent);
-        assert_eq!(p.get(TypedHeader::XContentTypeOptions).unwrap().mode, Mode::Override);
+        assert_eq!(
+            p.get(TypedHeader::XContentTypeOptions).unwrap().mode,
+            Mode::Override
+        );
         assert!(p.get(TypedHeader::ContentSecurityPolicy).is_none());
     }
 }

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,7 +159,11 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Toggle<T> {
                 f.write_str("a table of settings, or false to switch the header off, or true for the preset's")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(if v { Toggle::On(T::default()) } else { Toggle::Off })
+                Ok(if v {
+                    Toggle::On(T::default())
+                } else {
+                    Toggle::Off
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Toggle::On)

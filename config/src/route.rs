@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use http::uri::{Authority, Scheme};
 use http::HeaderValue;
+use http::uri::{Authority, Scheme};
 
 use crate::policy::HeaderPolicy;
 
@@ -104,7 +104,8 @@ impl Route {
         if p == "/" || p.ends_with('/') {
             return path.starts_with(p);
         }
-        path.starts_with(p) && matches!(path.as_bytes().get(p.len()), None | Some(b'/') | Some(b'?'))
+        path.starts_with(p)
+            && matches!(path.as_bytes().get(p.len()), None | Some(b'/') | Some(b'?'))
     }
 }
 

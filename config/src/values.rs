@@ -32,7 +32,12 @@ pub fn check_typed(h: TypedHeader, value: &str) -> Result<String, String> {
         TypedHeader::PermissionsPolicy => check_permissions_policy(v).map(|()| v.to_owned()),
         TypedHeader::CrossOriginOpenerPolicy => with_params(
             v,
-            &["same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none"],
+            &[
+                "same-origin",
+                "same-origin-allow-popups",
+                "noopener-allow-popups",
+                "unsafe-none",
+            ],
         ),
         TypedHeader::CrossOriginResourcePolicy => {
             one_of(v, &["same-origin", "same-site", "cross-origin"])
@@ -42,7 +47,14 @@ pub fn check_typed(h: TypedHeader, value: &str) -> Result<String, String> {
         }
         TypedHeader::XPermittedCrossDomainPolicies => one_of(
             v,
-            &["none", "master-only", "by-content-type", "by-ftp-filename", "all", "none-this-response"],
+            &[
+                "none",
+                "master-only",
+                "by-content-type",
+                "by-ftp-filename",
+                "all",
+                "none-this-response",
+            ],
         ),
         TypedHeader::XXssProtection => {
             let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
@@ -77,7 +89,10 @@ pub fn check_header_value(v: &str) -> Result<(), String> {
     if v.trim().is_empty() {
         return Err("the value is empty".to_owned());
     }
-    if let Some(c) = v.chars().find(|c| !(*c == ' ' || *c == '\t' || c.is_ascii_graphic())) {
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(*c == ' ' || *c == '\t' || c.is_ascii_graphic()))
+    {
         return Err(format!(
             "the value contains {c:?}, which is not allowed in a header value (visible ASCII only)"
         ));
@@ -91,7 +106,9 @@ pub fn check_header_name(n: &str) -> Result<(), String> {
         return Err("the header name is empty".to_owned());
     }
     if let Some(c) = n.chars().find(|c| !is_tchar(*c)) {
-        return Err(format!("{n:?} is not a valid header name ({c:?} is not allowed)"));
+        return Err(format!(
+            "{n:?} is not a valid header name ({c:?} is not allowed)"
+        ));
     }
     Ok(())
 }
@@ -127,7 +144,10 @@ fn check_csp(v: &str) -> Result<(), String> {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(format!("{name:?} is not a CSP directive name"));
         }
         if seen.contains(&name) {
@@ -152,14 +172,17 @@ fn check_permissions_policy(v: &str) -> Result<(), String> {
         };
         let feature = feature.trim();
         if feature.is_empty()
-            || !feature.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || !feature
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return Err(format!("{feature:?} is not a permissions-policy feature name"));
+            return Err(format!(
+                "{feature:?} is not a permissions-policy feature name"
+            ));
         }
         let allow = allow.trim();
-        let ok = allow == "*"
-            || allow == "self"
-            || (allow.starts_with('(') && allow.ends_with(')'));
+        let ok =
+            allow == "*" || allow == "self" || (allow.starts_with('(') && allow.ends_with(')'));
         if !ok {
             return Err(format!(
                 "the allowlist of `{feature}` is {allow:?}; write `()` (none), `(self)`, `*` or a list of origins in parentheses"
@@ -177,20 +200,36 @@ mod tests {
     #[test]
     fn frame_options_normalises_case_and_rejects_allow_from() {
         assert_eq!(check_typed(XFrameOptions, "deny").unwrap(), "DENY");
-        assert!(check_typed(XFrameOptions, "ALLOW-FROM https://a").unwrap_err().contains("obsolete"));
+        assert!(
+            check_typed(XFrameOptions, "ALLOW-FROM https://a")
+                .unwrap_err()
+                .contains("obsolete")
+        );
         assert!(check_typed(XFrameOptions, "NOPE").is_err());
     }
 
     #[test]
     fn csp_rejects_duplicate_directives() {
-        assert!(check_typed(ContentSecurityPolicy, "default-src 'self'; script-src 'self'").is_ok());
+        assert!(
+            check_typed(
+                ContentSecurityPolicy,
+                "default-src 'self'; script-src 'self'"
+            )
+            .is_ok()
+        );
         let e = check_typed(ContentSecurityPolicy, "script-src a; script-src b").unwrap_err();
         assert!(e.contains("twice"), "{e}");
     }
 
     #[test]
     fn referrer_policy_accepts_fallback_lists() {
-        assert!(check_typed(ReferrerPolicy, "no-referrer, strict-origin-when-cross-origin").is_ok());
+        assert!(
+            check_typed(
+                ReferrerPolicy,
+                "no-referrer, strict-origin-when-cross-origin"
+            )
+            .is_ok()
+        );
         assert!(check_typed(ReferrerPolicy, "never").is_err());
     }
 

@@ -7,10 +7,10 @@ use rampart_config::{Config, HeaderPolicy, HostHeader, HostMatch, ServerSpec};
 /// Renders the report printed by `check`.
 pub fn report(config: &Config) -> String {
     let mut out = String::new();
-    let source = config
-        .source
-        .as_ref()
-        .map_or_else(|| "command-line flags".to_owned(), |p| p.display().to_string());
+    let source = config.source.as_ref().map_or_else(
+        || "command-line flags".to_owned(),
+        |p| p.display().to_string(),
+    );
     let _ = writeln!(out, "configuration OK: {source}");
     let _ = writeln!(out, "listen: {}", config.server.listen);
     for route in config.routes.iter() {
@@ -31,7 +31,11 @@ pub fn report(config: &Config) -> String {
         );
         policy_lines(&mut out, &route.policy);
     }
-    let _ = writeln!(out, "\nunmatched requests: 404, policy {}", config.default_policy.name);
+    let _ = writeln!(
+        out,
+        "\nunmatched requests: 404, policy {}",
+        config.default_policy.name
+    );
     out
 }
 
@@ -46,7 +50,11 @@ fn policy_lines(out: &mut String, policy: &HeaderPolicy) {
             h.mode.as_str()
         );
     }
-    for (name, value, mode) in spec.headers().into_iter().filter(|(n, _, _)| n != "Strict-Transport-Security") {
+    for (name, value, mode) in spec
+        .headers()
+        .into_iter()
+        .filter(|(n, _, _)| n != "Strict-Transport-Security")
+    {
         let _ = writeln!(out, "  {name}: {value}  [{}]", mode.as_str());
     }
     match &spec.server {

@@ -61,7 +61,9 @@ impl Upstreams {
         };
         let mut by_ca = HashMap::new();
         for route in config.routes.iter() {
-            let Some(ca) = &route.upstream.ca_file else { continue };
+            let Some(ca) = &route.upstream.ca_file else {
+                continue;
+            };
             if by_ca.contains_key(ca) {
                 continue;
             }
@@ -69,7 +71,11 @@ impl Upstreams {
             let client = build_client(key, load_ca(ca)?)?;
             by_ca.insert(ca.clone(), client);
         }
-        Ok(Upstreams { key, default, by_ca })
+        Ok(Upstreams {
+            key,
+            default,
+            by_ca,
+        })
     }
 
     pub fn for_route(&self, route: &Route) -> &HttpClient {

@@ -40,12 +40,24 @@ fn leaky(req: Request<Incoming>) -> Response<Full<Bytes>> {
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert("content-type", http::HeaderValue::from_static(ctype));
-    h.insert("server", http::HeaderValue::from_static("nginx/1.18.0 (Ubuntu)"));
+    h.insert(
+        "server",
+        http::HeaderValue::from_static("nginx/1.18.0 (Ubuntu)"),
+    );
     h.insert("x-powered-by", http::HeaderValue::from_static("PHP/7.4.3"));
-    h.insert("x-aspnet-version", http::HeaderValue::from_static("4.0.30319"));
-    h.insert("x-amzn-requestid", http::HeaderValue::from_static("6f1c2b7a-0d4e-4b8e-9a51-3c2f1e0d9b8a"));
+    h.insert(
+        "x-aspnet-version",
+        http::HeaderValue::from_static("4.0.30319"),
+    );
+    h.insert(
+        "x-amzn-requestid",
+        http::HeaderValue::from_static("6f1c2b7a-0d4e-4b8e-9a51-3c2f1e0d9b8a"),
+    );
     if status == StatusCode::FORBIDDEN {
-        h.insert("x-amzn-errortype", http::HeaderValue::from_static("AccessDeniedException"));
+        h.insert(
+            "x-amzn-errortype",
+            http::HeaderValue::from_static("AccessDeniedException"),
+        );
     }
     res
 }

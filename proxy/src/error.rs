@@ -37,13 +37,18 @@ impl ProxyError {
     pub fn source_kind(&self) -> &'static str {
         match self {
             ProxyError::NoRoute | ProxyError::Downstream(_) => "downstream",
-            ProxyError::UpstreamConnect(_) | ProxyError::UpstreamTimeout(_) | ProxyError::Upstream(_) => "upstream",
+            ProxyError::UpstreamConnect(_)
+            | ProxyError::UpstreamTimeout(_)
+            | ProxyError::Upstream(_) => "upstream",
             ProxyError::Internal(_) => "internal",
         }
     }
 
     /// Sorts a client error from hyper-util into connect / timeout / other.
-    pub fn from_client(e: hyper_util::client::legacy::Error, connect_timeout: std::time::Duration) -> ProxyError {
+    pub fn from_client(
+        e: hyper_util::client::legacy::Error,
+        connect_timeout: std::time::Duration,
+    ) -> ProxyError {
         if e.is_connect() {
             if chain_has_timeout(&e) {
                 return ProxyError::UpstreamTimeout(connect_timeout);

@@ -54,11 +54,11 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
         .flatten();
     let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
 
-    let client_host = req
-        .headers()
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    let client_host = req.headers().get(header::HOST).cloned().or_else(|| {
+        req.uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
 
     let headers = req.headers_mut();
     hop::strip(headers);
@@ -103,21 +103,29 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
     let timeout = settings.timeouts.upstream_response;
     let mut res = match tokio::time::timeout(timeout, client.request(req)).await {
         Err(_) => return Err(ProxyError::UpstreamTimeout(timeout)),
-        Ok(Err(e)) => return Err(ProxyError::from_client(e, settings.timeouts.upstream_connect)),
+        Ok(Err(e)) => {
+            return Err(ProxyError::from_client(
+                e,
+                settings.timeouts.upstream_connect,
+            ));
+        }
         Ok(Ok(res)) => res,
     };
 
     let status = res.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
-            return Err(ProxyError::Upstream("the upstream switched protocols unasked".into()));
+            return Err(ProxyError::Upstream(
+                "the upstream switched protocols unasked".into(),
+            ));
         };
         let proto = res.headers().get(header::UPGRADE).cloned();
         let upstream_upgrade = hyper::upgrade::on(&mut res);
         tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
         hop::strip(res.headers_mut());
         if let Some(p) = proto {
-            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             res.headers_mut().insert(header::UPGRADE, p);
         }
     } else {

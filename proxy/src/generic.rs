@@ -4,7 +4,7 @@
 //! nothing else.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT};
+use http::header::{ACCEPT, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,10 @@ impl Flavor {
 /// The generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
 pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&str>) -> Bytes {
     let reason = status.canonical_reason().unwrap_or("Error");
-    let id = request_id.filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'));
+    let id = request_id.filter(|id| {
+        id.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    });
     match flavor {
         Flavor::Json => match id {
             Some(id) => format!("{{\"message\":\"{reason}\",\"request_id\":\"{id}\"}}"),
@@ -94,9 +97,15 @@ mod tests {
     #[test]
     fn negotiation_prefers_quality_then_order() {
         assert_eq!(Flavor::negotiate(&HeaderMap::new()), Flavor::Json);
-        assert_eq!(Flavor::negotiate(&accept("text/html,application/xhtml+xml,*/*;q=0.8")), Flavor::Html);
+        assert_eq!(
+            Flavor::negotiate(&accept("text/html,application/xhtml+xml,*/*;q=0.8")),
+            Flavor::Html
+        );
         assert_eq!(Flavor::negotiate(&accept("text/plain")), Flavor::Text);
-        assert_eq!(Flavor::negotiate(&accept("text/html;q=0.5, application/json")), Flavor::Json);
+        assert_eq!(
+            Flavor::negotiate(&accept("text/html;q=0.5, application/json")),
+            Flavor::Json
+        );
         assert_eq!(Flavor::negotiate(&accept("image/png")), Flavor::Json);
     }
 

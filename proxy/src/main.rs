@@ -45,7 +45,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Plan::Serve { file, overrides, workers } => {
+        Plan::Serve {
+            file,
+            overrides,
+            workers,
+        } => {
             let shared = match Shared::load(file, overrides) {
                 Ok(s) => s,
                 Err(e) => {

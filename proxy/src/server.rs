@@ -97,7 +97,11 @@ pub fn serve(shared: Arc<Shared>, listener: TcpListener) -> ProxyHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let max = shared
         .snapshot()
         .config
@@ -123,13 +127,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: w
             },
             () = shutdown_requested(&mut shutdown) => break,
         };
-        tokio::spawn(connection(stream, peer, permit, shared.clone(), shutdown.clone()));
+        tokio::spawn(connection(
+            stream,
+            peer,
+            permit,
+            shared.clone(),
+            shutdown.clone(),
+        ));
     }
     drop(listener);
     let drain = shared.snapshot().config.server.timeouts.drain;
     tracing::info!(drain = ?drain, "listener closed; draining connections");
     // Every connection holds a permit until it ends: getting them all back means drained.
-    if tokio::time::timeout(drain, slots.acquire_many(max as u32)).await.is_err() {
+    if tokio::time::timeout(drain, slots.acquire_many(max as u32))
+        .await
+        .is_err()
+    {
         tracing::warn!("drain timeout reached; closing the remaining connections");
     }
 }
@@ -203,8 +216,11 @@ async fn connection(
 }
 
 /// Runs a connection to completion; on shutdown, asks it to finish in-flight requests and close.
-async fn drive<C, E>(conn: C, mut shutdown: watch::Receiver<bool>, graceful: impl FnOnce(std::pin::Pin<&mut C>))
-where
+async fn drive<C, E>(
+    conn: C,
+    mut shutdown: watch::Receiver<bool>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {

@@ -12,7 +12,9 @@ use crate::state::Shared;
 pub fn reload(shared: &Shared) {
     match shared.reload() {
         Ok(generation) => tracing::info!(generation, "configuration reloaded"),
-        Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the running configuration"),
+        Err(e) => {
+            tracing::error!(error = %e, "configuration reload failed; keeping the running configuration")
+        }
     }
 }
 

@@ -15,7 +15,14 @@ pub fn proxy_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "rampart-proxy", "--bin", "rampart-proxy"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "rampart-proxy",
+                "--bin",
+                "rampart-proxy",
+            ])
             .status()
             .expect("running cargo build");
         assert!(status.success(), "cargo build of rampart-proxy failed");
@@ -99,7 +106,11 @@ impl ProxyProcess {
             .unwrap();
         let lines = collect(child.stderr.take().unwrap());
         let stdout = collect(child.stdout.take().unwrap());
-        let mut p = ProxyProcess { child, lines, stdout };
+        let mut p = ProxyProcess {
+            child,
+            lines,
+            stdout,
+        };
         let ready = p.wait_for_log("rampart-proxy ready", Duration::from_secs(30));
         let Some(ready) = ready else {
             let _ = p.child.kill();
@@ -124,7 +135,11 @@ impl ProxyProcess {
             .unwrap();
         let lines = collect(child.stderr.take().unwrap());
         let stdout = collect(child.stdout.take().unwrap());
-        ProxyProcess { child, lines, stdout }
+        ProxyProcess {
+            child,
+            lines,
+            stdout,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -142,7 +157,14 @@ impl ProxyProcess {
 
     /// How many stderr lines contain `needle` so far.
     pub fn count_log(&self, needle: &str) -> usize {
-        self.lines.0.lock().unwrap().lines.iter().filter(|l| l.contains(needle)).count()
+        self.lines
+            .0
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
     }
 
     pub fn stderr(&self) -> String {

@@ -12,6 +12,7 @@ pub mod client;
 pub mod origin;
 pub mod proxy;
 pub mod temp;
+pub mod tls;
 
 // Shortcuts for the areas; until one uses a name, rustc calls it unused.
 #[allow(unused_imports)]

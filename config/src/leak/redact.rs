@@ -91,6 +91,7 @@ fn render(out: &mut String, pieces: &[Piece], tag: &str) {
             Piece::Char('\r') => out.push_str("\\r"),
             Piece::Char('\t') => out.push_str("\\t"),
             Piece::Char(c) if needs_escape(c) => {
+                // Formatting into a String cannot fail.
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             Piece::Char(c) => out.push(c),

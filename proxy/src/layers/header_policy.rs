@@ -50,23 +50,21 @@ pub struct Applied {
 /// Applies `policy` to a response's headers. `https` decides whether HSTS may be sent.
 pub fn apply(policy: &HeaderPolicy, headers: &mut HeaderMap, https: bool) -> Applied {
     let mut a = Applied::default();
-    for name in &policy.remove_exact {
-        if headers.remove(name).is_some() {
-            a.removed += 1;
-        }
-    }
-    if !policy.remove_prefixes.is_empty() {
-        // HeaderMap has no retain(): find one match at a time. Names are compared without
-        // allocating, and responses rarely carry more than a couple of matches.
-        while let Some(name) = headers
+    if !policy.remove.is_empty() {
+        // One pass over the response's (few) names; the Vec allocates only when something
+        // actually has to go.
+        let doomed: Vec<http::HeaderName> = headers
             .keys()
-            .find(|k| policy.remove_prefixes.iter().any(|p| k.as_str().starts_with(p.as_str())))
+            .filter(|k| policy.remove.matches(k))
             .cloned()
-        {
-            headers.remove(&name);
+            .collect();
+        for name in &doomed {
+            headers.remove(name);
             a.removed += 1;
         }
     }
+    // One growth of the map instead of several as the rules insert.
+    headers.reserve(policy.rules.len() + 2);
     match &policy.server {
         ServerAction::Keep => {}
         ServerAction::Remove => {
@@ -234,13 +232,14 @@ mod tests {
         req: Request<()>,
         origin: &'static [(&'static str, &'static str)],
     ) -> Response<()> {
-        let svc = HeaderPolicyLayer::new(policy).layer(service_fn(move |_req: Request<()>| async move {
-            let mut res = Response::new(());
-            for (n, v) in origin {
-                res.headers_mut().append(*n, HeaderValue::from_static(v));
-            }
-            Ok::<_, Infallible>(res)
-        }));
+        let svc =
+            HeaderPolicyLayer::new(policy).layer(service_fn(move |_req: Request<()>| async move {
+                let mut res = Response::new(());
+                for (n, v) in origin {
+                    res.headers_mut().append(*n, HeaderValue::from_static(v));
+                }
+                Ok::<_, Infallible>(res)
+            }));
         svc.oneshot(req).await.unwrap()
     }
 
@@ -249,7 +248,11 @@ mod tests {
         let res = run(
             policy("strict"),
             Request::new(()),
-            &[("server", "nginx/1.18.0"), ("server", "gunicorn"), ("x-powered-by", "PHP/8.1")],
+            &[
+                ("server", "nginx/1.18.0"),
+                ("server", "gunicorn"),
+                ("x-powered-by", "PHP/8.1"),
+            ],
         )
         .await;
         let h = res.headers();
@@ -257,14 +260,23 @@ mod tests {
         assert_eq!(h["server"], "rampart");
         assert!(!h.contains_key("x-powered-by"));
         assert_eq!(h["x-frame-options"], "DENY");
-        assert!(!h.contains_key("strict-transport-security"), "HSTS only on HTTPS");
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "HSTS only on HTTPS"
+        );
     }
 
     #[tokio::test]
     async fn hsts_on_https_requests() {
-        let req = Request::builder().uri("https://example.com/").body(()).unwrap();
+        let req = Request::builder()
+            .uri("https://example.com/")
+            .body(())
+            .unwrap();
         let res = run(policy("strict"), req, &[]).await;
-        assert_eq!(res.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+        assert_eq!(
+            res.headers()["strict-transport-security"],
+            "max-age=63072000; includeSubDomains"
+        );
     }
 
     #[tokio::test]
@@ -272,13 +284,27 @@ mod tests {
         let mut spec = PolicySpec::empty();
         spec.set(
             TypedHeader::ContentSecurityPolicy,
-            Some(HeaderSpec { value: "default-src 'none'".into(), mode: Mode::IfAbsent }),
+            Some(HeaderSpec {
+                value: "default-src 'none'".into(),
+                mode: Mode::IfAbsent,
+            }),
         );
         let p = Arc::new(HeaderPolicy::compile("p", spec).unwrap());
-        let res = run(p.clone(), Request::new(()), &[("content-security-policy", "default-src 'self'")]).await;
-        assert_eq!(res.headers()["content-security-policy"], "default-src 'self'");
+        let res = run(
+            p.clone(),
+            Request::new(()),
+            &[("content-security-policy", "default-src 'self'")],
+        )
+        .await;
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            "default-src 'self'"
+        );
         let res = run(p, Request::new(()), &[]).await;
-        assert_eq!(res.headers()["content-security-policy"], "default-src 'none'");
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            "default-src 'none'"
+        );
     }
 
     #[tokio::test]
@@ -286,17 +312,29 @@ mod tests {
         let res = run(
             policy("strict"),
             Request::new(()),
-            &[("x-amzn-requestid", "1"), ("x-amzn-errortype", "AccessDeniedException"), ("x-amzn-trace-id", "2"), ("x-keep", "1")],
+            &[
+                ("x-amzn-requestid", "1"),
+                ("x-amzn-errortype", "AccessDeniedException"),
+                ("x-amzn-trace-id", "2"),
+                ("x-keep", "1"),
+            ],
         )
         .await;
-        assert!(res.headers().keys().all(|k| !k.as_str().starts_with("x-amzn-")));
+        assert!(
+            res.headers()
+                .keys()
+                .all(|k| !k.as_str().starts_with("x-amzn-"))
+        );
         assert!(res.headers().contains_key("x-keep"));
     }
 
     #[tokio::test]
     async fn policy_choice_extension_wins() {
         let mut req = Request::new(());
-        req.extensions_mut().insert(PolicyChoice { policy: policy("none"), https: true });
+        req.extensions_mut().insert(PolicyChoice {
+            policy: policy("none"),
+            https: true,
+        });
         let res = run(policy("strict"), req, &[("server", "nginx/1.18.0")]).await;
         assert_eq!(res.headers()["server"], "nginx/1.18.0");
         assert!(!res.headers().contains_key("x-frame-options"));

@@ -107,7 +107,8 @@ where
                 } else {
                     tracing::warn!(error = %e, source = e.source_kind(), request_id = meta.request_id.as_deref(), "request failed");
                 }
-                let mut res = generic_response(status, meta.flavor, meta.head, meta.request_id.as_deref());
+                let mut res =
+                    generic_response(status, meta.flavor, meta.head, meta.request_id.as_deref());
                 res.extensions_mut().insert(FailureSource(e.source_kind()));
                 Poll::Ready(Ok(res))
             }
@@ -124,9 +125,14 @@ pub fn generic_response(
 ) -> Response<ResponseBody> {
     let body = generic::render(status, flavor, request_id);
     let len = HeaderValue::from(body.len());
-    let mut res = Response::new(if head { ResponseBody::empty() } else { ResponseBody::full(body) });
+    let mut res = Response::new(if head {
+        ResponseBody::empty()
+    } else {
+        ResponseBody::full(body)
+    });
     *res.status_mut() = status;
-    res.headers_mut().insert(CONTENT_TYPE, flavor.content_type());
+    res.headers_mut()
+        .insert(CONTENT_TYPE, flavor.content_type());
     res.headers_mut().insert(CONTENT_LENGTH, len);
     res
 }

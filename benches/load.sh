@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Load benchmark: wrk against the origin directly, through rampart-proxy, through nginx and
+# through HAProxy, all three proxies sending the same hardening headers.
+#
+#   CPU 0 (ORIGIN_CPU): the origin (nginx, 1 worker) and wrk (1 thread)
+#   CPU 1 (PROXY_CPU):  the proxy under test, alone, one worker
+#
+# Prints, per scenario, the median req/s and median p99 over ROUNDS rounds for each target,
+# the ratios to nginx and HAProxy, and whether rampart meets the target (req/s >= nginx's,
+# p99 <= nginx's). Raw per-run results go to $OUT/load-<date>.tsv.
+#
+# Usage: benches/load.sh [--quick] [-h|--help]
+#   --quick          smoke run: ROUNDS=1 DURATION=3 WARMUP=1
+# Environment:
+#   ROUNDS=3 DURATION=10 (seconds per wrk run) WARMUP=1 (seconds per target and scenario)
+#   CONNECTIONS=64 THREADS=1 OUT=target/bench ORIGIN_CPU=0 PROXY_CPU=1
+#   TARGETS="origin rampart nginx haproxy" (a subset is fine; ratios show "-")
+#   SCENARIOS_ONLY="json 64k" (subset of scenario names)
+#   FAIL_ON_MISS=1   exit 3 when rampart misses the target on any scenario
+#   SKIP_BUILD=1     do not run cargo build;  KEEP_TMP=1  keep configs and logs
+# As root, missing tools (wrk, nginx, haproxy, curl, headers-more) are installed with
+# apt-get (after one apt-get update).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=benches/peers/common.sh
+source benches/peers/common.sh
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+QUICK=0
+for arg in "$@"; do
+    case $arg in
+    --quick) QUICK=1 ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    *)
+        usage >&2
+        die "unknown argument: $arg"
+        ;;
+    esac
+done
+if ((QUICK)); then
+    ROUNDS=1 DURATION=3 WARMUP=1
+fi
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+OUT=${OUT:-target/bench}
+read -r -a TARGETS <<<"${TARGETS:-origin rampart nginx haproxy}"
+
+# Scenarios, one per line: name|path|description. Add a row here; every target runs it.
+SCENARIO_TABLE=(
+    "json|/json|~150-byte JSON, 200"
+    "64k|/64k|64 KiB static body, 200"
+    "error-403|/403|API Gateway 403 with ARN/account id in the body (error-rewrite row)"
+)
+SCENARIOS=()
+for row in "${SCENARIO_TABLE[@]}"; do
+    name=${row%%|*}
+    if [[ -z ${SCENARIOS_ONLY:-} || " $SCENARIOS_ONLY " == *" $name "* ]]; then
+        SCENARIOS+=("$row")
+    fi
+done
+((${#SCENARIOS[@]} > 0)) || die "SCENARIOS_ONLY matched no scenario"
+for t in "${TARGETS[@]}"; do
+    case $t in origin | rampart | nginx | haproxy) ;; *) die "unknown target $t" ;; esac
+done
+
+# ---------------------------------------------------------------------------------------
+# Tools, build, scratch space.
+ensure_cmd curl curl
+ensure_cmd taskset util-linux
+ensure_cmd wrk wrk
+ensure_cmd nginx nginx
+ensure_cmd haproxy haproxy
+ensure_cmd pgrep procps
+ensure_nginx_more
+check_cpus
+build_rampart
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+TSV=$OUT/load-$STAMP.tsv
+SUMMARY_TSV=$OUT/load-$STAMP.summary.tsv
+REPORT=$OUT/load-$STAMP.txt
+BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rampart-load.XXXXXX")
+chmod 755 "$BENCH_TMP"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+say "rampart load benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(uname -sr)"
+say "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS round(s), ${WARMUP}s warm-up per target and scenario"
+say "pinning: origin nginx + wrk on CPU $ORIGIN_CPU, proxy under test alone on CPU $PROXY_CPU (taskset)"
+say "versions: $("$RAMPART_BIN" --version 2>/dev/null | head -n1); $(nginx -v 2>&1 | sed 's/.*version: //'); HAProxy $(haproxy -v | awk 'NR==1 {print $3}'); $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}')"
+if [[ -n $NGINX_MORE_MODULE ]]; then
+    say "nginx peer: stock directives + headers-more (Server, prefix removal)"
+else
+    say "nginx peer: stock directives only (no headers-more: Server stays 'nginx', prefixes not removed)"
+fi
+say "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------------------------------
+# Targets. start_target NAME sets TARGET_PORT; stop_target stops what start_target started.
+start_origin
+say "origin: 127.0.0.1:$ORIGIN_PORT (pid $ORIGIN_PID)"
+
+start_target() {
+    case $1 in
+    origin)
+        TARGET_PORT=$ORIGIN_PORT
+        PROXY_PID=""
+        ;;
+    *)
+        start_proxy "$1"
+        TARGET_PORT=$PROXY_PORT
+        ;;
+    esac
+}
+stop_target() {
+    if [[ -n ${PROXY_PID:-} ]]; then
+        stop_pid "$PROXY_PID"
+        PROXY_PID=""
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Correctness gate: a misconfigured run is not measured.
+HDR_DIR=$BENCH_TMP/headers
+mkdir -p "$HDR_DIR"
+
+# policy_headers FILE: the response headers that a proxy policy decides (lower-cased names,
+# sorted), without per-response or transport ones.
+policy_headers() {
+    tr -d '\r' <"$1" | awk -F': ' 'NR > 1 && NF >= 2 {
+        n = tolower($1)
+        if (n ~ /^(date|content-length|content-type|connection|keep-alive|transfer-encoding|etag|last-modified|accept-ranges)$/) next
+        print n ": " substr($0, length($1) + 3)
+    }' | sort
+}
+
+has_header() { tr -d '\r' <"$1" | grep -qi "^$2:"; }
+
+REWRITE_NOTE=""
+gate_failed=0
+say ""
+say "== correctness gate (one request per target and path; headers as received)"
+for t in "${TARGETS[@]}"; do
+    start_target "$t"
+    for path in /json /403 /64k; do
+        base=$HDR_DIR/$t.${path#/}
+        code=$(curl -sS --max-time 5 -D "$base.h" -o "$base.body" -w '%{http_code}' \
+            "http://127.0.0.1:$TARGET_PORT$path") || die "$t: GET $path failed"
+        if [[ $path == /64k ]]; then
+            size=$(stat -c %s "$base.body")
+            [[ $size == 65536 ]] || die "$t: GET /64k returned $size bytes, want 65536"
+            continue
+        fi
+        say "-- $t GET $path -> $code"
+        tr -d '\r' <"$base.h" | sed -e '/^$/d' -e 's/^/   /' | tee -a "$REPORT"
+        if [[ $path == /403 ]]; then
+            say "   body: $(head -c 200 "$base.body")"
+        fi
+    done
+    if [[ $t == rampart ]]; then
+        for path in json 403; do
+            if ! has_header "$HDR_DIR/rampart.$path.h" X-Frame-Options; then
+                say "GATE FAILED: rampart /$path lacks X-Frame-Options"
+                gate_failed=1
+            fi
+            if has_header "$HDR_DIR/rampart.$path.h" X-Powered-By; then
+                say "GATE FAILED: rampart /$path still has X-Powered-By"
+                gate_failed=1
+            fi
+        done
+        if grep -q 'arn:aws' "$HDR_DIR/rampart.403.body"; then
+            REWRITE_NOTE="rewrite: n/a for rampart until issue 3 (the 403 body reaches the client unchanged; every target passes it through, so this row measures header work on an error status)"
+        else
+            REWRITE_NOTE="rampart rewrote the leaky 403 body; nginx and HAProxy pass it through unchanged"
+        fi
+    fi
+    stop_target
+done
+((gate_failed == 0)) || die "correctness gate failed: not measuring a misconfigured rampart"
+
+# Header parity: the peers must send what rampart sends, or the comparison is unfair.
+say ""
+say "== header parity with rampart (policy headers only; Date, Content-Length etc. ignored)"
+if [[ -f $HDR_DIR/rampart.json.h ]]; then
+    for t in "${TARGETS[@]}"; do
+        [[ $t == rampart || $t == origin ]] && continue
+        for path in json 403; do
+            if diff <(policy_headers "$HDR_DIR/rampart.$path.h") <(policy_headers "$HDR_DIR/$t.$path.h") \
+                >"$BENCH_TMP/parity.diff"; then
+                say "   $t /$path: same header set as rampart"
+            else
+                say "   $t /$path: DIFFERS from rampart (< rampart, > $t):"
+                grep '^[<>]' "$BENCH_TMP/parity.diff" | sed 's/^/     /' | tee -a "$REPORT"
+            fi
+        done
+    done
+else
+    say "   (rampart not among TARGETS: skipped)"
+fi
+
+# ---------------------------------------------------------------------------------------
+# Measurement.
+
+# parse_wrk FILE: prints "req_per_s p50_ms p99_ms non2xx socket_errors".
+parse_wrk() {
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+            return v + 0
+        }
+        /^Requests\/sec:/ { rps = $2 }
+        /^ +50% / { p50 = ms($2) }
+        /^ +99% / { p99 = ms($2) }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+        END {
+            if (rps == "" || p99 == "") exit 1
+            printf "%.2f %.3f %.3f %d %d\n", rps, p50, p99, non2xx, errs
+        }' "$1"
+}
+
+run_wrk() { # run_wrk SECONDS URL OUTFILE
+    taskset -c "$ORIGIN_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --latency "$2" >"$3" 2>&1
+}
+
+printf 'timestamp\tround\tscenario\tpath\ttarget\treq_per_s\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\tloadavg1\n' >"$TSV"
+
+say ""
+say "== measuring: $ROUNDS round(s) x ${#TARGETS[@]} target(s) x ${#SCENARIOS[@]} scenario(s) x ${DURATION}s"
+ntargets=${#TARGETS[@]}
+for ((round = 1; round <= ROUNDS; round++)); do
+    # Rotate the target order each round so that no target always runs first or last.
+    for ((k = 0; k < ntargets; k++)); do
+        t=${TARGETS[$(((k + round - 1) % ntargets))]}
+        start_target "$t"
+        for row in "${SCENARIOS[@]}"; do
+            IFS='|' read -r scen path _ <<<"$row"
+            url="http://127.0.0.1:$TARGET_PORT$path"
+            wout=$BENCH_TMP/wrk.$round.$t.$scen.txt
+            if ((WARMUP > 0)); then
+                run_wrk "$WARMUP" "$url" "$wout.warmup" || die "wrk warm-up failed on $url"
+            fi
+            run_wrk "$DURATION" "$url" "$wout" || {
+                cat "$wout" >&2
+                die "wrk failed on $url"
+            }
+            read -r rps p50 p99 non2xx errs < <(parse_wrk "$wout") || {
+                cat "$wout" >&2
+                die "cannot parse wrk output for $url"
+            }
+            load1=$(cut -d' ' -f1 /proc/loadavg)
+            printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
+                "$round" "$scen" "$path" "$t" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$load1" >>"$TSV"
+            printf '   round %d  %-8s %-10s %10.0f req/s  p99 %7.3f ms%s\n' "$round" "$t" "$scen" \
+                "$rps" "$p99" "$( ((errs > 0)) && echo "  socket errors: $errs")" | tee -a "$REPORT"
+        done
+        stop_target
+    done
+done
+say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------------------------------
+# Summary: medians per (scenario, target), ratios, verdict.
+
+# median SCENARIO TARGET COLUMN: the median of COLUMN over the rounds ("" when absent).
+median() {
+    awk -F'\t' -v s="$1" -v t="$2" -v c="$3" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["scenario"] == s && $col["target"] == t { v[n++] = $col[c] + 0 }
+        END {
+            if (n == 0) exit
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+            m = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+            printf "%.3f\n", m
+        }' "$TSV"
+}
+ratio() { # ratio A B -> "A/B" as 0.00x, or "-"
+    if [[ -z $1 || -z $2 ]]; then
+        echo "-"
+    else
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2fx\n", a / b }'
+    fi
+}
+
+printf 'scenario\tpath\ttarget\tmedian_req_per_s\tmedian_p99_ms\treq_per_s_vs_nginx\tp99_vs_nginx\treq_per_s_vs_haproxy\tp99_vs_haproxy\n' >"$SUMMARY_TSV"
+misses=0
+say ""
+say "== results: median of $ROUNDS round(s), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ratios are target/peer (req/s: higher is better, p99: lower is better)"
+for row in "${SCENARIOS[@]}"; do
+    IFS='|' read -r scen path desc <<<"$row"
+    declare -A RPS=() P99=()
+    for t in "${TARGETS[@]}"; do
+        RPS[$t]=$(median "$scen" "$t" req_per_s)
+        P99[$t]=$(median "$scen" "$t" p99_ms)
+    done
+    say ""
+    say "-- $scen: GET $path ($desc)"
+    say "$(printf '%-9s %11s %9s  %12s %10s  %14s %12s' target req/s 'p99 ms' 'req/s÷nginx' 'p99÷nginx' 'req/s÷haproxy' 'p99÷haproxy')"
+    for t in "${TARGETS[@]}"; do
+        rn=$(ratio "${RPS[$t]}" "${RPS[nginx]:-}")
+        pn=$(ratio "${P99[$t]}" "${P99[nginx]:-}")
+        rh=$(ratio "${RPS[$t]}" "${RPS[haproxy]:-}")
+        ph=$(ratio "${P99[$t]}" "${P99[haproxy]:-}")
+        say "$(printf '%-9s %11.0f %9.3f  %12s %10s  %14s %12s' "$t" "${RPS[$t]}" "${P99[$t]}" "$rn" "$pn" "$rh" "$ph")"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$path" "$t" "${RPS[$t]}" "${P99[$t]}" \
+            "${rn%x}" "${pn%x}" "${rh%x}" "${ph%x}" >>"$SUMMARY_TSV"
+    done
+    if [[ -n ${RPS[rampart]:-} && -n ${RPS[nginx]:-} ]]; then
+        rps_ok=$(awk -v a="${RPS[rampart]}" -v b="${RPS[nginx]}" 'BEGIN { print (a >= b) ? "yes" : "no" }')
+        p99_ok=$(awk -v a="${P99[rampart]}" -v b="${P99[nginx]}" 'BEGIN { print (a <= b) ? "yes" : "no" }')
+        if [[ $rps_ok == yes && $p99_ok == yes ]]; then verdict=MEETS; else
+            verdict=MISSES
+            misses=$((misses + 1))
+        fi
+        say "$(printf 'verdict %s: rampart %s the target: req/s %.0f vs nginx %.0f (%s, >= nginx: %s), p99 %.3f vs %.3f ms (%s, no worse: %s)' \
+            "$scen" "$verdict" "${RPS[rampart]}" "${RPS[nginx]}" "$(ratio "${RPS[rampart]}" "${RPS[nginx]}")" "$rps_ok" \
+            "${P99[rampart]}" "${P99[nginx]}" "$(ratio "${P99[rampart]}" "${P99[nginx]}")" "$p99_ok")"
+    else
+        say "verdict $scen: n/a (rampart and nginx both needed)"
+    fi
+    if [[ $path == /403 && -n $REWRITE_NOTE ]]; then
+        say "note $scen: $REWRITE_NOTE"
+    fi
+    unset RPS P99
+done
+say ""
+say "raw results: $TSV"
+say "summary:     $SUMMARY_TSV"
+say "report:      $REPORT"
+if [[ -n ${FAIL_ON_MISS:-} ]] && ((misses > 0)); then
+    exit 3
+fi

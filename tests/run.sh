@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace, installing what the tests need first.
+# This is the README's test command and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+
+if ! need cargo; then
+    echo "tests/run.sh: cargo is not installed (install Rust stable with rustup)" >&2
+    exit 2
+fi
+# The tests send signals to the proxy binary with kill(1) and read /proc; both come with the OS.
+if ! need kill; then
+    echo "tests/run.sh: kill(1) is missing (package procps)" >&2
+    exit 2
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked
