@@ -106,6 +106,9 @@ else
     say "nginx peer: stock directives only (no headers-more: Server stays 'nginx', prefixes not removed)"
 fi
 say "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if awk '{ exit !($1 > 1.0) }' /proc/loadavg; then
+    say "warning: load average above 1 before the run: other processes compete for both cores, figures will be disturbed (see the loadavg1 column of the TSV)"
+fi
 
 # ---------------------------------------------------------------------------------------
 # Targets. start_target NAME sets TARGET_PORT; stop_target stops what start_target started.

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod errors_policy;
 pub mod leak;
 pub mod load;
 pub mod policy;
@@ -15,6 +16,7 @@ pub mod settings;
 pub mod values;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use errors_policy::{ErrorBodyMode, ErrorBodyPolicy, OverLimit, StatusSet, Templates};
 pub use load::{Config, Overrides};
 pub use policy::{
     HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, RemoveSet, ServerAction,

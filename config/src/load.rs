@@ -16,6 +16,8 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use crate::error::{ConfigError, ConfigErrors, SourceMap};
+use crate::errors_policy::{self, ErrorBodyMode, ErrorBodyPolicy, OverLimit, StatusSet, Templates};
+use crate::leak::{CustomDetector, DetectorSet, LeakError};
 use crate::policy::{
     HeaderPolicy, HeaderSpec, HstsSpec, Mode, PolicySpec, ServerSpec, TypedHeader,
 };
@@ -155,8 +157,25 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            if let Some(spec) = self.policy(&field, rp) {
-                self.compile_into(&mut policies, name.get_ref(), spec, span(name));
+            let Some(spec) = self.policy(&field, rp) else { continue };
+            let base_mode = match rp.error_bodies.as_ref().and_then(|e| e.get_ref().mode.as_ref()) {
+                Some(m) => match ErrorBodyMode::parse(m.get_ref()) {
+                    Some(mode) => mode,
+                    None => {
+                        self.err(span(m), format!("{field}.error_bodies.mode"), format!("{:?} is not \"leaky\", \"always\" or \"off\"", m.get_ref()));
+                        continue;
+                    }
+                },
+                None => spec.error_body_mode,
+            };
+            let errors_policy = self.error_bodies(&field, base_mode, rp.error_bodies.as_ref());
+            match (HeaderPolicy::compile(name.get_ref(), spec), errors_policy) {
+                (Ok(mut p), Some(e)) => {
+                    p.error_bodies = Arc::new(e);
+                    policies.insert(name.get_ref().clone(), Arc::new(p));
+                }
+                (Err(e), _) => self.err(span(name), format!("{field}.{}", e.field), e.message),
+                (Ok(_), None) => {}
             }
         }
 
@@ -446,6 +465,111 @@ impl Loader<'_> {
         (self.errors.len() == before).then_some(spec)
     }
 
+    fn error_bodies(
+        &mut self,
+        field: &str,
+        mode: ErrorBodyMode,
+        raw: Option<&Spanned<raw::RawErrorBodies>>,
+    ) -> Option<ErrorBodyPolicy> {
+        let mut p = ErrorBodyPolicy::default_for(mode);
+        let Some(raw) = raw else { return Some(p) };
+        let r = raw.get_ref();
+        let f = format!("{field}.error_bodies");
+        let before = self.errors.len();
+        if let Some(list) = &r.statuses {
+            let mut ranges = Vec::new();
+            for item in list {
+                let parsed = match item.get_ref() {
+                    raw::RawStatus::Code(c) => StatusSet::parse_item(&c.to_string()),
+                    raw::RawStatus::Text(t) => StatusSet::parse_item(t),
+                };
+                match parsed {
+                    Some(r) => ranges.push(r),
+                    None => self.err(span(item), format!("{f}.statuses"), "each entry is an error status (400-599) or \"4xx\" / \"5xx\""),
+                }
+            }
+            p.statuses = StatusSet::from_ranges(ranges);
+        }
+        for (key, slot) in [("inspect_limit", &r.inspect_limit), ("decoded_limit", &r.decoded_limit)] {
+            let Some(v) = slot else { continue };
+            let bytes = match v.get_ref() {
+                raw::RawSize::Bytes(b) => usize::try_from(*b).ok(),
+                raw::RawSize::Text(t) => errors_policy::parse_size(t),
+            };
+            match bytes {
+                Some(b) if (1..=64 << 20).contains(&b) => {
+                    if key == "inspect_limit" {
+                        p.inspect_limit = b;
+                    } else {
+                        p.decoded_limit = b;
+                    }
+                }
+                _ => self.err(span(v), format!("{f}.{key}"), "a size between 1 byte and 64MiB, e.g. 65536 or \"64KiB\""),
+            }
+        }
+        if let Some(o) = &r.over_limit {
+            match o.get_ref().as_str() {
+                "replace" => p.over_limit = OverLimit::Replace,
+                "pass" => p.over_limit = OverLimit::Pass,
+                other => self.err(span(o), format!("{f}.over_limit"), format!("{other:?} is not \"replace\" or \"pass\"")),
+            }
+        }
+        if p.decoded_limit < p.inspect_limit {
+            let at = r.decoded_limit.as_ref().map_or(Some(raw.span()), span);
+            self.err(at, format!("{f}.decoded_limit"), "must be at least inspect_limit (the decoded body is what gets inspected)");
+        }
+        if !r.detectors.is_empty() {
+            let custom: Vec<CustomDetector> = r
+                .detectors
+                .iter()
+                .map(|d| CustomDetector { name: d.get_ref().name.get_ref().clone(), pattern: d.get_ref().pattern.get_ref().clone() })
+                .collect();
+            match DetectorSet::with_custom(&custom) {
+                Ok(set) => {
+                    p.detectors = set;
+                    p.custom_names = custom.into_iter().map(|c| c.name).collect();
+                }
+                Err(e) => {
+                    // Point at the detector the error names, else at the list.
+                    let named = match &e {
+                        LeakError::InvalidRegex { name, .. }
+                        | LeakError::MatchesEmpty { name }
+                        | LeakError::InvalidName { name }
+                        | LeakError::DuplicateName { name } => Some(name.clone()),
+                        LeakError::EmptyName | LeakError::TooLarge { .. } => None,
+                    };
+                    let at = r
+                        .detectors
+                        .iter()
+                        .find(|d| Some(d.get_ref().name.get_ref()) == named.as_ref())
+                        .map_or(Some(r.detectors[0].span()), |d| span(&d.get_ref().pattern));
+                    self.err(at, format!("{f}.detectors"), e.to_string());
+                }
+            }
+        }
+        for (status, t) in &r.templates {
+            let code = status.get_ref().parse::<u16>().ok().filter(|c| (400..=599).contains(c));
+            let Some(code) = code else {
+                self.err(span(status), format!("{f}.templates"), format!("{:?} is not an error status (400-599)", status.get_ref()));
+                continue;
+            };
+            let t = t.get_ref();
+            let mut out = Templates::default();
+            for (kind, v, slot) in [("json", &t.json, &mut out.json), ("html", &t.html, &mut out.html), ("text", &t.text, &mut out.text)] {
+                let Some(v) = v else { continue };
+                if v.get_ref().is_empty() {
+                    self.err(span(v), format!("{f}.templates.{code}.{kind}"), "an empty template; omit it to use the built-in body");
+                } else if DetectorSet::builtin().is_leaky(v.get_ref().as_bytes()) {
+                    self.err(span(v), format!("{f}.templates.{code}.{kind}"), "this template itself matches a leak detector");
+                } else {
+                    *slot = Some(v.get_ref().clone());
+                }
+            }
+            p.templates.insert(code, out);
+        }
+        (self.errors.len() == before).then_some(p)
+    }
+
     fn hsts(
         &mut self,
         field: &str,
@@ -696,6 +820,7 @@ impl Loader<'_> {
                     },
                     policy: default.clone(),
                     host_header: HostHeader::Preserve,
+                    error_bodies: default.error_bodies.clone(),
                 }],
                 Err(m) => {
                     self.cli_err("--upstream", m);
@@ -844,6 +969,24 @@ impl Loader<'_> {
                 );
                 self.err(Some(sr.span()), f.clone(), msg);
             }
+            let error_bodies = match &r.error_bodies {
+                None => policy.error_bodies.clone(),
+                Some(m) => match ErrorBodyMode::parse(m.get_ref()) {
+                    Some(mode) => {
+                        let mut e = (*policy.error_bodies).clone();
+                        e.mode = mode;
+                        Arc::new(e)
+                    }
+                    None => {
+                        self.err(
+                            span(m),
+                            format!("{f}.error_bodies"),
+                            format!("{:?} is not \"leaky\", \"always\" or \"off\"", m.get_ref()),
+                        );
+                        policy.error_bodies.clone()
+                    }
+                },
+            };
             if let (true, Some(mut upstream)) = (self.errors.len() == before, upstream) {
                 upstream.ca_file = ca_file;
                 out.push(Route {
@@ -853,6 +996,7 @@ impl Loader<'_> {
                     upstream,
                     policy,
                     host_header,
+                    error_bodies,
                 });
             }
         }

@@ -1,7 +1,11 @@
 //! The header policy: its typed form (what a user means) and its compiled form (what the proxy
 //! applies per response, with every header name and value parsed once at load).
 
+use std::sync::Arc;
+
 use http::header::{HeaderName, HeaderValue};
+
+use crate::errors_policy::{ErrorBodyMode, ErrorBodyPolicy};
 
 /// How a rule treats a header the origin already sent (CloudFront's `Override`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +160,8 @@ pub struct PolicySpec {
     pub server: ServerSpec,
     /// Header names to strip: exact, or a prefix ending in `*`. Stored lowercase.
     pub remove: Vec<String>,
+    /// What error bodies get unless the policy's `error_bodies` table says more.
+    pub error_body_mode: ErrorBodyMode,
 }
 
 impl PolicySpec {
@@ -167,6 +173,7 @@ impl PolicySpec {
             custom: Vec::new(),
             server: ServerSpec::Keep,
             remove: Vec::new(),
+            error_body_mode: ErrorBodyMode::Off,
         }
     }
 
@@ -220,6 +227,7 @@ pub struct HeaderPolicy {
     pub rules: Vec<HeaderRule>,
     pub server: ServerAction,
     pub remove: RemoveSet,
+    pub error_bodies: Arc<ErrorBodyPolicy>,
 }
 
 /// The remove list, arranged so that checking a response's header names costs one length index
@@ -332,7 +340,9 @@ impl HeaderPolicy {
                 })?);
             }
         }
+        let error_bodies = Arc::new(ErrorBodyPolicy::default_for(spec.error_body_mode));
         Ok(HeaderPolicy {
+            error_bodies,
             name: name.to_owned(),
             hsts_force: spec.hsts.as_ref().is_some_and(|h| h.force),
             spec,

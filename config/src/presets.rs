@@ -1,6 +1,7 @@
 //! Built-in policies. Values come from `shared/reference/security-headers.md`: OWASP Secure
 //! Headers (strict), helmet 8 defaults, and CloudFront's managed SecurityHeadersPolicy.
 
+use crate::errors_policy::ErrorBodyMode;
 use crate::policy::{HeaderSpec, HstsSpec, Mode, PolicySpec, ServerSpec, TypedHeader};
 
 /// Names accepted by `extends`, `--preset` and `policy` on a route.
@@ -79,6 +80,7 @@ fn strict() -> PolicySpec {
     use TypedHeader::*;
     let o = Mode::Override;
     let mut p = PolicySpec::empty();
+    p.error_body_mode = ErrorBodyMode::Leaky;
     p.hsts = Some(HstsSpec {
         max_age: 63_072_000,
         include_subdomains: true,
@@ -113,6 +115,7 @@ fn helmet() -> PolicySpec {
     use TypedHeader::*;
     let a = Mode::IfAbsent;
     let mut p = PolicySpec::empty();
+    p.error_body_mode = ErrorBodyMode::Leaky;
     p.hsts = Some(HstsSpec {
         max_age: 31_536_000,
         include_subdomains: true,
@@ -148,6 +151,7 @@ fn helmet() -> PolicySpec {
 fn cloudfront() -> PolicySpec {
     use TypedHeader::*;
     let mut p = PolicySpec::empty();
+    p.error_body_mode = ErrorBodyMode::Leaky;
     p.hsts = Some(HstsSpec {
         max_age: 31_536_000,
         include_subdomains: false,

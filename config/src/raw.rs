@@ -71,6 +71,52 @@ pub struct RawPolicy {
     pub x_xss_protection: Option<Spanned<Toggle<RawHeader>>>,
     #[serde(default)]
     pub custom: Vec<Spanned<RawCustom>>,
+    pub error_bodies: Option<Spanned<RawErrorBodies>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawErrorBodies {
+    pub mode: Option<Spanned<String>>,
+    pub statuses: Option<Vec<Spanned<RawStatus>>>,
+    pub inspect_limit: Option<Spanned<RawSize>>,
+    pub over_limit: Option<Spanned<String>>,
+    pub decoded_limit: Option<Spanned<RawSize>>,
+    #[serde(default)]
+    pub detectors: Vec<Spanned<RawDetector>>,
+    #[serde(default)]
+    pub templates: BTreeMap<Spanned<String>, Spanned<RawTemplates>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetector {
+    pub name: Spanned<String>,
+    pub pattern: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemplates {
+    pub json: Option<Spanned<String>>,
+    pub html: Option<Spanned<String>>,
+    pub text: Option<Spanned<String>>,
+}
+
+/// `403` or `"4xx"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatus {
+    Code(u16),
+    Text(String),
+}
+
+/// `65536` or `"64KiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(u64),
+    Text(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +159,8 @@ pub struct RawRoute {
     pub preserve_host: Option<bool>,
     pub host_rewrite: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
+    /// Overrides the policy's error-body mode for this route.
+    pub error_bodies: Option<Spanned<String>>,
 }
 
 /// `server = "name"` sets the header, `server = false` removes it, `server = true` keeps the

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::uri::{Authority, Scheme};
 
+use crate::errors_policy::ErrorBodyPolicy;
 use crate::policy::HeaderPolicy;
 
 /// Which host a route answers for.
@@ -94,6 +95,8 @@ pub struct Route {
     pub upstream: Upstream,
     pub policy: Arc<HeaderPolicy>,
     pub host_header: HostHeader,
+    /// This route's error-body policy: the policy's, with the route's mode if it sets one.
+    pub error_bodies: Arc<ErrorBodyPolicy>,
 }
 
 impl Route {
@@ -176,6 +179,7 @@ mod tests {
             },
             policy: Arc::new(HeaderPolicy::compile("none", PolicySpec::empty()).unwrap()),
             host_header: HostHeader::Preserve,
+            error_bodies: Arc::new(ErrorBodyPolicy::default_for(crate::ErrorBodyMode::Off)),
         }
     }
 

@@ -13,8 +13,11 @@ use hyper::body::Incoming;
 pub enum ResponseBody {
     /// Streamed from the upstream as it arrives.
     Upstream(Incoming),
-    /// A body the proxy produced (generic errors, the demo origin); `None` once sent.
+    /// A body the proxy produced (generic errors) or buffered to inspect; `None` once sent.
     Full(Option<Bytes>),
+    /// The inspected first part of an upstream body, then the rest of its stream (an error
+    /// body over the inspection limit that the policy lets through).
+    Prefixed { prefix: Option<Bytes>, rest: Incoming },
 }
 
 impl ResponseBody {
@@ -55,6 +58,10 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
             ResponseBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            ResponseBody::Prefixed { prefix, rest } => match prefix.take() {
+                Some(p) => Poll::Ready(Some(Ok(Frame::data(p)))),
+                None => Pin::new(rest).poll_frame(cx),
+            },
         }
     }
 
@@ -62,6 +69,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(b) => b.is_end_stream(),
             ResponseBody::Full(data) => data.is_none(),
+            ResponseBody::Prefixed { prefix, rest } => prefix.is_none() && rest.is_end_stream(),
         }
     }
 
@@ -70,6 +78,16 @@ impl Body for ResponseBody {
             ResponseBody::Upstream(b) => b.size_hint(),
             ResponseBody::Full(data) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            ResponseBody::Prefixed { prefix, rest } => {
+                let extra = prefix.as_ref().map_or(0, |p| p.len() as u64);
+                let inner = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + extra);
+                if let Some(upper) = inner.upper() {
+                    hint.set_upper(upper + extra);
+                }
+                hint
             }
         }
     }

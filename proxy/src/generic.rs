@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, HeaderValue};
 use http::{HeaderMap, StatusCode};
+use rampart_config::Templates;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -57,7 +58,49 @@ impl Flavor {
     }
 }
 
-/// The generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
+/// The generic body for a status: the policy's template for it when there is one, else the
+/// built-in body.
+pub fn render_for(
+    templates: &std::collections::BTreeMap<u16, Templates>,
+    status: StatusCode,
+    flavor: Flavor,
+    request_id: Option<&str>,
+) -> Bytes {
+    let custom = templates.get(&status.as_u16()).and_then(|t| match flavor {
+        Flavor::Json => t.json.as_deref(),
+        Flavor::Html => t.html.as_deref(),
+        Flavor::Text => t.text.as_deref(),
+    });
+    match custom {
+        Some(t) => t
+            .replace("{status}", status.as_str())
+            .replace("{reason}", status.canonical_reason().unwrap_or("Error"))
+            .replace("{request_id}", request_id.filter(|id| is_safe_id(id)).unwrap_or(""))
+            .into(),
+        None => render(status, flavor, request_id),
+    }
+}
+
+/// Request ids end up inside JSON and HTML: only a conservative alphabet is echoed.
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// A new correlation id: 128 random-looking bits as hex, from a per-process random key over a
+/// counter (unique in the process, unpredictable outside it, no extra crate).
+pub fn new_request_id() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEY: LazyLock<std::collections::hash_map::RandomState> = LazyLock::new(Default::default);
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", KEY.hash_one(n), KEY.hash_one(n ^ u64::MAX))
+}
+
+/// The built-in generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
 pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&str>) -> Bytes {
     let reason = status.canonical_reason().unwrap_or("Error");
     let id = request_id.filter(|id| {
@@ -113,6 +156,24 @@ mod tests {
     fn json_body_is_generic() {
         let b = render(StatusCode::BAD_GATEWAY, Flavor::Json, None);
         assert_eq!(&b[..], br#"{"message":"Bad Gateway"}"#);
+    }
+
+    #[test]
+    fn templates_fill_placeholders_and_fall_back() {
+        let mut t = std::collections::BTreeMap::new();
+        t.insert(403, Templates { json: Some(r#"{"error":"{reason}","code":{status},"id":"{request_id}"}"#.into()), ..Default::default() });
+        let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Json, Some("abc"));
+        assert_eq!(&b[..], br#"{"error":"Forbidden","code":403,"id":"abc"}"#);
+        let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Text, None);
+        assert_eq!(&b[..], b"403 Forbidden\n");
+    }
+
+    #[test]
+    fn generated_ids_differ_and_are_safe() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert!(is_safe_id(&a) && a.len() == 32);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod body;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod decode;
 pub mod demo;
 pub mod error;
 pub mod forward;

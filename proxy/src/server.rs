@@ -16,6 +16,7 @@ use tower_layer::Layer;
 
 use crate::forward::Forward;
 use crate::layers::access_log::{AccessLog, AccessLogLayer};
+use crate::layers::error_body::{ErrorBody, ErrorBodyLayer};
 use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
@@ -24,7 +25,7 @@ use crate::state::Shared;
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The per-request stack, outermost first. See docs/pipeline.md.
-pub type Stack = RequestFilter<AccessLog<HeaderPolicyService<Rescue<Forward>>>>;
+pub type Stack = RequestFilter<AccessLog<HeaderPolicyService<ErrorBody<Rescue<Forward>>>>>;
 
 fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
     let default_policy = shared.snapshot().config.default_policy.clone();
@@ -34,8 +35,11 @@ fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
         AccessLogLayer.layer(
             // Outside rescue so proxy-made errors are hardened too.
             HeaderPolicyLayer::new(default_policy).layer(
-                // Turns every failure into a generic response; nothing below answers a client.
-                RescueLayer.layer(Forward),
+                // Body filter: replaces leaky upstream error bodies before anything is sent.
+                ErrorBodyLayer.layer(
+                    // Turns every failure into a generic response; nothing below answers a client.
+                    RescueLayer.layer(Forward),
+                ),
             ),
         ),
     )

@@ -84,3 +84,19 @@ impl TestProxy {
         }
     }
 }
+
+/// Asserts a generic JSON error body (`{"message":REASON,"request_id":ID}`) whose id is also
+/// the response's X-Request-Id; returns the id.
+pub fn expect_generic_json(res: &super::RawResponse, reason: &str) -> String {
+    let id = res
+        .header("x-request-id")
+        .unwrap_or_else(|| panic!("no X-Request-Id in {:?}", res.headers))
+        .to_owned();
+    assert_eq!(res.text(), format!(r#"{{"message":"{reason}","request_id":"{id}"}}"#));
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(
+        res.header("content-length").map(|l| l.parse::<usize>().unwrap()),
+        Some(res.body.len())
+    );
+    id
+}

@@ -362,6 +362,8 @@ fn aws_sigv4_message() {
     ] {
         assert_hit("aws-sigv4-message", t, want);
     }
+    assert_not("aws-sigv4-message", "Invalid signature on the form");
+    assert_not("aws-sigv4-message", "the string to sign is empty");
 }
 
 #[test]
@@ -486,6 +488,8 @@ fn stack_trace_rust() {
     assert_hit("stack-trace-rust", t, "RUST_BACKTRACE");
     assert_hit("stack-trace-rust", t, "stack backtrace:");
     assert_hit("stack-trace-rust", t, "src/main.rs:2:5");
+    assert_not("stack-trace-rust", "edit src/main.rs and rebuild");
+    assert_not("stack-trace-rust", "no backtrace available");
 }
 
 #[test]
@@ -503,6 +507,8 @@ fn stack_trace_dotnet() {
         "<h1>Server Error in '/' Application.</h1>",
         "Server Error in '/' Application",
     );
+    assert_not("stack-trace-dotnet", "System.Text.Json failed to parse");
+    assert_not("stack-trace-dotnet", "meet at Home(base) in town");
 }
 
 #[test]
@@ -532,6 +538,8 @@ fn stack_trace_php() {
         "<b>Fatal error</b>: Uncaught",
         "<b>Fatal error</b>:",
     );
+    assert_not("stack-trace-php", "PHP is a language");
+    assert_not("stack-trace-php", "Stack trace: none");
 }
 
 #[test]
@@ -730,6 +738,7 @@ fn debug_page_spring() {
         t,
         "This application has no explicit mapping for /error",
     );
+    assert_not("debug-page-spring", "<h1>Error Page</h1>");
 }
 
 #[test]
@@ -797,6 +806,7 @@ fn debug_page_rails() {
         "ActiveRecord::R",
     );
     assert_hit("debug-page-rails", "Rails.root: /home/app", "Rails.root:");
+    assert_not("debug-page-rails", "ActiveRecord is an ORM");
 }
 
 // ---------------------------------------------------------------------------

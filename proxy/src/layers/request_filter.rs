@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use http::Request;
 use http::header::HOST;
-use rampart_config::Route;
+use rampart_config::{ErrorBodyPolicy, Route};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -32,6 +32,17 @@ pub struct RequestContext {
     pub trusted_peer: bool,
     /// The client's connection is HTTPS: ours, or a trusted peer's per X-Forwarded-Proto.
     pub https: bool,
+}
+
+impl RequestContext {
+    /// The error-body policy for this request: its route's, or the default policy's when no
+    /// route matched.
+    pub fn error_bodies(&self) -> &Arc<ErrorBodyPolicy> {
+        match &self.route {
+            Some(r) => &r.error_bodies,
+            None => &self.runtime.config.default_policy.error_bodies,
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -1,19 +1,23 @@
 //! Rescue: the one place where failures become responses. Every proxy-made error is generic
 //! (status text and a correlation id); the detail goes to the log only.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
+use rampart_config::{ErrorBodyPolicy, Templates};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::ProxyError;
 use crate::generic::{self, Flavor};
+use crate::layers::request_filter::RequestContext;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RescueLayer;
@@ -57,11 +61,8 @@ where
         let meta = ErrorMeta {
             flavor: Flavor::negotiate(req.headers()),
             head: req.method() == Method::HEAD,
-            request_id: req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            request_id: client_request_id(req.headers()),
+            templates: req.extensions().get::<RequestContext>().map(|c| c.error_bodies().clone()),
         };
         ResponseFuture {
             inner: self.inner.call(req),
@@ -74,6 +75,16 @@ struct ErrorMeta {
     flavor: Flavor,
     head: bool,
     request_id: Option<String>,
+    templates: Option<Arc<ErrorBodyPolicy>>,
+}
+
+/// The client's X-Request-Id when it is safe to echo.
+pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| generic::is_safe_id(id))
+        .map(str::to_owned)
 }
 
 pin_project! {
@@ -100,15 +111,18 @@ where
                     flavor: Flavor::Json,
                     head: false,
                     request_id: None,
+                    templates: None,
                 });
                 let status = e.status();
+                let request_id = meta.request_id.unwrap_or_else(generic::new_request_id);
                 if status == StatusCode::NOT_FOUND {
-                    tracing::debug!(error = %e, request_id = meta.request_id.as_deref(), "no route");
+                    tracing::debug!(error = %e, request_id, "no route");
                 } else {
-                    tracing::warn!(error = %e, source = e.source_kind(), request_id = meta.request_id.as_deref(), "request failed");
+                    tracing::warn!(error = %e, source = e.source_kind(), request_id, "request failed");
                 }
-                let mut res =
-                    generic_response(status, meta.flavor, meta.head, meta.request_id.as_deref());
+                let empty = BTreeMap::new();
+                let templates = meta.templates.as_ref().map_or(&empty, |t| &t.templates);
+                let mut res = generic_response(status, meta.flavor, meta.head, &request_id, templates);
                 res.extensions_mut().insert(FailureSource(e.source_kind()));
                 Poll::Ready(Ok(res))
             }
@@ -116,23 +130,29 @@ where
     }
 }
 
-/// A generic response for `status`: no body on HEAD, correct Content-Length either way.
+/// A generic response for `status`: the policy's template or the built-in body, the correlation
+/// id as `X-Request-Id`, no body on HEAD, correct Content-Length either way.
 pub fn generic_response(
     status: StatusCode,
     flavor: Flavor,
     head: bool,
-    request_id: Option<&str>,
+    request_id: &str,
+    templates: &BTreeMap<u16, Templates>,
 ) -> Response<ResponseBody> {
-    let body = generic::render(status, flavor, request_id);
+    let body = generic::render_for(templates, status, flavor, Some(request_id));
     let len = HeaderValue::from(body.len());
-    let mut res = Response::new(if head {
-        ResponseBody::empty()
-    } else {
-        ResponseBody::full(body)
-    });
+    let mut res = Response::new(if head { ResponseBody::empty() } else { ResponseBody::full(body) });
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, flavor.content_type());
-    res.headers_mut().insert(CONTENT_LENGTH, len);
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, flavor.content_type());
+    h.insert(CONTENT_LENGTH, len);
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", id);
+    }
+    res.extensions_mut().insert(ProxyGenerated);
     res
 }
+
+/// Marks a response the proxy wrote itself: already generic, nothing to inspect.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyGenerated;

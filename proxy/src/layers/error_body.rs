@@ -1,0 +1,293 @@
+//! Body filter for error responses: replaces verbose upstream error bodies (ARNs, stack traces,
+//! SQL errors, internal hosts, ...) with generic ones, keeping the status code.
+//!
+//! Modes (per policy, overridable per route):
+//! - `leaky`: read up to `inspect_limit` bytes (decoding gzip/deflate/br/zstd up to
+//!   `decoded_limit`), replace only when a leak detector matches; a body over the limit is
+//!   replaced (fail closed) or passed on, as configured;
+//! - `always`: replace every error body without reading it;
+//! - `off`: pass through.
+//!
+//! Only statuses in the policy's set (default all 4xx and 5xx) are touched; everything else,
+//! and every clean error body, goes through byte for byte. The replaced body is logged at debug
+//! level (truncated) with the correlation id, never sent.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use pin_project_lite::pin_project;
+use rampart_config::{ErrorBodyMode, ErrorBodyPolicy, OverLimit};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::decode::{self, Encoding};
+use crate::generic::{self, Flavor};
+use crate::layers::request_filter::RequestContext;
+use crate::layers::rescue::{ProxyGenerated, client_request_id, generic_response};
+
+/// Headers that describe the replaced body and would be wrong for the generic one.
+const BODY_HEADERS: [header::HeaderName; 8] = [
+    header::CONTENT_ENCODING,
+    header::CONTENT_LENGTH,
+    header::ETAG,
+    header::CONTENT_RANGE,
+    header::LAST_MODIFIED,
+    header::CONTENT_DISPOSITION,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_LOCATION,
+];
+
+/// Which detector caused a replacement (or why the body could not be inspected), for the
+/// access log and metrics.
+#[derive(Debug, Clone)]
+pub struct BodyReplaced(pub String);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorBodyLayer;
+
+impl<S> Layer<S> for ErrorBodyLayer {
+    type Service = ErrorBody<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ErrorBody { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorBody<S> {
+    inner: S,
+}
+
+/// What the filter needs from the request, taken before the request moves on.
+struct Meta {
+    policy: Arc<ErrorBodyPolicy>,
+    flavor: Flavor,
+    head: bool,
+    request_id: Option<String>,
+}
+
+impl<S, B> Service<Request<B>> for ErrorBody<S>
+where
+    S: Service<Request<B>, Response = Response<ResponseBody>, Error = std::convert::Infallible>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let meta = req
+            .extensions()
+            .get::<RequestContext>()
+            .map(|c| c.error_bodies())
+            .filter(|p| p.mode != ErrorBodyMode::Off)
+            .map(|p| Meta {
+                policy: p.clone(),
+                flavor: Flavor::negotiate(req.headers()),
+                head: req.method() == Method::HEAD,
+                request_id: client_request_id(req.headers()),
+            });
+        ResponseFuture::Waiting {
+            inner: self.inner.call(req),
+            meta,
+        }
+    }
+}
+
+type Inspecting = Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
+
+pin_project! {
+    #[project = Proj]
+    pub enum ResponseFuture<F> {
+        Waiting { #[pin] inner: F, meta: Option<Meta> },
+        Inspecting { fut: Inspecting },
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>>,
+{
+    type Output = Result<Response<ResponseBody>, std::convert::Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                Proj::Waiting { inner, meta } => {
+                    let res = match inner.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(res)) => res,
+                        Poll::Ready(Err(never)) => match never {},
+                    };
+                    let Some(m) = meta.take() else {
+                        return Poll::Ready(Ok(res));
+                    };
+                    let status = res.status();
+                    // Nothing to do for statuses outside the set, for bodiless statuses, and for
+                    // what the proxy wrote itself.
+                    if !m.policy.applies_to(status.as_u16())
+                        || status == StatusCode::NOT_MODIFIED
+                        || status == StatusCode::NO_CONTENT
+                        || res.extensions().get::<ProxyGenerated>().is_some()
+                    {
+                        return Poll::Ready(Ok(res));
+                    }
+                    if m.policy.mode == ErrorBodyMode::Always || m.head {
+                        let why = if m.head { "head-request" } else { "mode-always" };
+                        return Poll::Ready(Ok(replace(res.map(|_| ()), &m, why, None)));
+                    }
+                    // Leaky mode has to read the body before the head can be sent: error
+                    // responses are few, so this path may box.
+                    self.set(ResponseFuture::Inspecting {
+                        fut: Box::pin(inspect(res, m)),
+                    });
+                }
+                Proj::Inspecting { fut } => return fut.as_mut().poll(cx).map(Ok),
+            }
+        }
+    }
+}
+
+/// Reads the body up to the limit, decodes it, runs the detectors and decides.
+async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody> {
+    let (parts, body) = res.into_parts();
+    let ResponseBody::Upstream(mut body) = body else {
+        // Only upstream bodies can leak; anything else passes as it is.
+        return Response::from_parts(parts, body);
+    };
+    let limit = m.policy.inspect_limit;
+    let mut buf = BytesMut::new();
+    let over = loop {
+        match body.frame().await {
+            None => break false,
+            Some(Err(e)) => {
+                // A body that broke mid-way cannot be vouched for: fail closed.
+                tracing::debug!(error = %e, "upstream error body ended with an error");
+                let head = Response::from_parts(parts, ());
+                return replace(head, &m, "upstream-body-error", Some(&buf));
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                    if buf.len() > limit {
+                        break true;
+                    }
+                }
+            }
+        }
+    };
+    let raw = buf.freeze();
+    if over {
+        return over_limit(parts, raw, body, &m, "over-inspect-limit");
+    }
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let decoded = match Encoding::from_header(encoding) {
+        Some(Encoding::Identity) => Ok(raw.clone()),
+        Some(enc) => decode::decode(enc, &raw, m.policy.decoded_limit).map(Bytes::from),
+        None => {
+            let head = Response::from_parts(parts, ());
+            return replace(head, &m, "unknown-content-encoding", Some(&raw));
+        }
+    };
+    let text = match decoded {
+        Ok(t) => t,
+        Err(decode::DecodeError::TooLarge(_)) => {
+            let head = Response::from_parts(parts, ());
+            return replace(head, &m, "decoded-size-limit", Some(&raw));
+        }
+        Err(decode::DecodeError::Invalid(_)) => {
+            let head = Response::from_parts(parts, ());
+            return replace(head, &m, "undecodable-body", Some(&raw));
+        }
+    };
+    match m.policy.detectors.first(&text) {
+        Some(hit) => {
+            let head = Response::from_parts(parts, ());
+            replace(head, &m, hit.detector.as_str(), Some(&text))
+        }
+        // Clean: the exact bytes the upstream sent, encoding and all.
+        None => Response::from_parts(parts, ResponseBody::Full(Some(raw).filter(|b| !b.is_empty()))),
+    }
+}
+
+fn over_limit(
+    parts: http::response::Parts,
+    prefix: Bytes,
+    rest: Incoming,
+    m: &Meta,
+    why: &str,
+) -> Response<ResponseBody> {
+    match m.policy.over_limit {
+        OverLimit::Replace => replace(Response::from_parts(parts, ()), m, why, Some(&prefix)),
+        OverLimit::Pass => Response::from_parts(
+            parts,
+            ResponseBody::Prefixed {
+                prefix: Some(prefix),
+                rest,
+            },
+        ),
+    }
+}
+
+/// The generic replacement: same status, body-describing headers dropped, the headers a client
+/// legitimately needs (WWW-Authenticate, Retry-After, Allow, Vary, CORS, Set-Cookie, ...) kept.
+fn replace(head: Response<()>, m: &Meta, why: &str, original: Option<&[u8]>) -> Response<ResponseBody> {
+    let (parts, ()) = head.into_parts();
+    let request_id = m.request_id.clone().unwrap_or_else(generic::new_request_id);
+    if let Some(original) = original {
+        tracing::debug!(
+            request_id,
+            status = parts.status.as_u16(),
+            reason = why,
+            original = %truncated(original),
+            "replaced an upstream error body"
+        );
+    } else {
+        tracing::debug!(request_id, status = parts.status.as_u16(), reason = why, "replaced an upstream error body");
+    }
+    let mut res = generic_response(parts.status, m.flavor, m.head, &request_id, &m.policy.templates);
+    let mut headers = parts.headers;
+    for h in &BODY_HEADERS {
+        headers.remove(h);
+    }
+    // Names the error class even when the policy keeps other AWS headers.
+    headers.remove("x-amzn-errortype");
+    for (name, value) in res.headers_mut().drain() {
+        if let Some(name) = name {
+            headers.insert(name, value);
+        }
+    }
+    *res.headers_mut() = headers;
+    res.extensions_mut().insert(BodyReplaced(why.to_owned()));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// At most 1 KiB of the original, printable, for the debug log.
+fn truncated(original: &[u8]) -> String {
+    let cut = &original[..original.len().min(1024)];
+    let mut s: String = String::from_utf8_lossy(cut)
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { '.' } else { c })
+        .collect();
+    if original.len() > cut.len() {
+        s.push_str(&format!("... ({} bytes)", original.len()));
+    }
+    s
+}
