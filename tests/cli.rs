@@ -133,6 +133,7 @@ policy = "api"
         "{out}"
     );
     assert!(out.contains("removes: x-powered-by"), "{out}");
+    assert!(out.contains("error bodies: leaky for 4xx, 5xx; inspect 65536 bytes (decoded up to 1048576), larger ones replaced"), "{out}");
     let api_section = out.split("route \"api\"").nth(1).unwrap();
     let api_section = api_section.split("route \"").next().unwrap();
     assert!(
@@ -216,6 +217,18 @@ async fn demo_starts_a_leaky_origin_and_the_proxy_and_prints_curl_commands() {
     assert_eq!(hardened.header_all("server"), vec!["rampart"]);
     assert_eq!(hardened.header_count("x-powered-by"), 0);
     assert_eq!(hardened.header("x-content-type-options"), Some("nosniff"));
+    let denied = raw_exchange(
+        proxy,
+        b"GET /admin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(denied.status, 403);
+    assert!(!denied.text().contains("arn:aws"), "{}", denied.text());
+    assert!(
+        denied
+            .text()
+            .starts_with(r#"{"message":"Forbidden","request_id":""#)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -319,3 +319,81 @@ fn the_example_file_in_the_repository_is_valid() {
     let site = cfg.policy("site").unwrap();
     assert!(site.spec.hsts.as_ref().unwrap().preload);
 }
+
+#[test]
+fn error_body_settings_are_validated_with_locations() {
+    expect_error(
+        &format!("[policies.p.error_bodies]\nmode = \"sometimes\"\n{ROUTE}"),
+        2,
+        8,
+        "policies.p.error_bodies.mode",
+        "is not \"leaky\", \"always\" or \"off\"",
+    );
+    expect_error(
+        &format!("[policies.p.error_bodies]\nstatuses = [\"4xx\", 302]\n{ROUTE}"),
+        2,
+        20,
+        "policies.p.error_bodies.statuses",
+        "error status",
+    );
+    expect_error(
+        &format!(
+            "[policies.p.error_bodies]\ndetectors = [{{ name = \"t\", pattern = \"TICKET-(\" }}]\n{ROUTE}"
+        ),
+        2,
+        38,
+        "policies.p.error_bodies.detectors",
+        "invalid regex",
+    );
+    expect_error(
+        &format!("[policies.p.error_bodies.templates.200]\njson = \"{{}}\"\n{ROUTE}"),
+        1,
+        36,
+        "policies.p.error_bodies.templates",
+        "not an error status",
+    );
+    expect_error(
+        &format!(
+            "[policies.p.error_bodies.templates.403]\ntext = \"denied for arn:aws:iam::123456789012:role/x\"\n{ROUTE}"
+        ),
+        2,
+        8,
+        "policies.p.error_bodies.templates.403.text",
+        "matches a leak detector",
+    );
+    expect_error(
+        &format!("[policies.p.error_bodies]\ninspect_limit = \"huge\"\n{ROUTE}"),
+        2,
+        17,
+        "policies.p.error_bodies.inspect_limit",
+        "a size",
+    );
+    expect_error(
+        "[[routes]]\nupstream = \"http://127.0.0.1:1\"\nerror_bodies = \"never\"\n",
+        3,
+        16,
+        "routes[0].error_bodies",
+        "is not \"leaky\"",
+    );
+}
+
+#[test]
+fn presets_default_to_leaky_error_bodies_except_none() {
+    let cfg = Config::from_overrides(&Overrides {
+        upstream: Some("http://127.0.0.1:1".into()),
+        ..Overrides::default()
+    })
+    .unwrap();
+    use rampart_config::ErrorBodyMode::*;
+    for (name, mode) in [
+        ("strict", Leaky),
+        ("helmet", Leaky),
+        ("cloudfront-security-headers", Leaky),
+        ("none", Off),
+    ] {
+        assert_eq!(cfg.policy(name).unwrap().error_bodies.mode, mode, "{name}");
+    }
+    let eb = &cfg.policy("strict").unwrap().error_bodies;
+    assert_eq!(eb.inspect_limit, 65536);
+    assert!(eb.applies_to(400) && eb.applies_to(599) && !eb.applies_to(399) && !eb.applies_to(200));
+}

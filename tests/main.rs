@@ -8,6 +8,7 @@ mod support_selftest;
 
 mod cli;
 mod config;
+mod error_bodies;
 mod failures;
 mod headers;
 mod proxying;

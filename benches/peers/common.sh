@@ -86,7 +86,8 @@ build_rampart() {
         log "SKIP_BUILD set: using $RAMPART_BIN as is"
     elif command -v cargo >/dev/null 2>&1; then
         log "cargo build --release -p rampart-proxy"
-        cargo build --release -p rampart-proxy >&2 || die "cargo build failed"
+        cargo build --release -p rampart-proxy >&2 ||
+            die "cargo build failed (SKIP_BUILD=1 measures the existing $RAMPART_BIN as is)"
     fi
     [[ -x $RAMPART_BIN ]] || die "$RAMPART_BIN not found (cargo build --release -p rampart-proxy)"
 }

@@ -52,7 +52,7 @@ pub struct StatusSet {
 impl StatusSet {
     pub fn all_errors() -> StatusSet {
         StatusSet {
-            ranges: vec![(400, 599)],
+            ranges: vec![(400, 499), (500, 599)],
         }
     }
 
@@ -71,7 +71,9 @@ impl StatusSet {
     }
 
     pub fn contains(&self, status: u16) -> bool {
-        self.ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&status))
+        self.ranges
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&status))
     }
 
     pub fn describe(&self) -> String {

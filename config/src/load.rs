@@ -157,12 +157,22 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            let Some(spec) = self.policy(&field, rp) else { continue };
-            let base_mode = match rp.error_bodies.as_ref().and_then(|e| e.get_ref().mode.as_ref()) {
+            let Some(spec) = self.policy(&field, rp) else {
+                continue;
+            };
+            let base_mode = match rp
+                .error_bodies
+                .as_ref()
+                .and_then(|e| e.get_ref().mode.as_ref())
+            {
                 Some(m) => match ErrorBodyMode::parse(m.get_ref()) {
                     Some(mode) => mode,
                     None => {
-                        self.err(span(m), format!("{field}.error_bodies.mode"), format!("{:?} is not \"leaky\", \"always\" or \"off\"", m.get_ref()));
+                        self.err(
+                            span(m),
+                            format!("{field}.error_bodies.mode"),
+                            format!("{:?} is not \"leaky\", \"always\" or \"off\"", m.get_ref()),
+                        );
                         continue;
                     }
                 },
@@ -485,12 +495,19 @@ impl Loader<'_> {
                 };
                 match parsed {
                     Some(r) => ranges.push(r),
-                    None => self.err(span(item), format!("{f}.statuses"), "each entry is an error status (400-599) or \"4xx\" / \"5xx\""),
+                    None => self.err(
+                        span(item),
+                        format!("{f}.statuses"),
+                        "each entry is an error status (400-599) or \"4xx\" / \"5xx\"",
+                    ),
                 }
             }
             p.statuses = StatusSet::from_ranges(ranges);
         }
-        for (key, slot) in [("inspect_limit", &r.inspect_limit), ("decoded_limit", &r.decoded_limit)] {
+        for (key, slot) in [
+            ("inspect_limit", &r.inspect_limit),
+            ("decoded_limit", &r.decoded_limit),
+        ] {
             let Some(v) = slot else { continue };
             let bytes = match v.get_ref() {
                 raw::RawSize::Bytes(b) => usize::try_from(*b).ok(),
@@ -504,25 +521,40 @@ impl Loader<'_> {
                         p.decoded_limit = b;
                     }
                 }
-                _ => self.err(span(v), format!("{f}.{key}"), "a size between 1 byte and 64MiB, e.g. 65536 or \"64KiB\""),
+                _ => self.err(
+                    span(v),
+                    format!("{f}.{key}"),
+                    "a size between 1 byte and 64MiB, e.g. 65536 or \"64KiB\"",
+                ),
             }
         }
         if let Some(o) = &r.over_limit {
             match o.get_ref().as_str() {
                 "replace" => p.over_limit = OverLimit::Replace,
                 "pass" => p.over_limit = OverLimit::Pass,
-                other => self.err(span(o), format!("{f}.over_limit"), format!("{other:?} is not \"replace\" or \"pass\"")),
+                other => self.err(
+                    span(o),
+                    format!("{f}.over_limit"),
+                    format!("{other:?} is not \"replace\" or \"pass\""),
+                ),
             }
         }
         if p.decoded_limit < p.inspect_limit {
             let at = r.decoded_limit.as_ref().map_or(Some(raw.span()), span);
-            self.err(at, format!("{f}.decoded_limit"), "must be at least inspect_limit (the decoded body is what gets inspected)");
+            self.err(
+                at,
+                format!("{f}.decoded_limit"),
+                "must be at least inspect_limit (the decoded body is what gets inspected)",
+            );
         }
         if !r.detectors.is_empty() {
             let custom: Vec<CustomDetector> = r
                 .detectors
                 .iter()
-                .map(|d| CustomDetector { name: d.get_ref().name.get_ref().clone(), pattern: d.get_ref().pattern.get_ref().clone() })
+                .map(|d| CustomDetector {
+                    name: d.get_ref().name.get_ref().clone(),
+                    pattern: d.get_ref().pattern.get_ref().clone(),
+                })
                 .collect();
             match DetectorSet::with_custom(&custom) {
                 Ok(set) => {
@@ -548,19 +580,39 @@ impl Loader<'_> {
             }
         }
         for (status, t) in &r.templates {
-            let code = status.get_ref().parse::<u16>().ok().filter(|c| (400..=599).contains(c));
+            let code = status
+                .get_ref()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (400..=599).contains(c));
             let Some(code) = code else {
-                self.err(span(status), format!("{f}.templates"), format!("{:?} is not an error status (400-599)", status.get_ref()));
+                self.err(
+                    span(status),
+                    format!("{f}.templates"),
+                    format!("{:?} is not an error status (400-599)", status.get_ref()),
+                );
                 continue;
             };
             let t = t.get_ref();
             let mut out = Templates::default();
-            for (kind, v, slot) in [("json", &t.json, &mut out.json), ("html", &t.html, &mut out.html), ("text", &t.text, &mut out.text)] {
+            for (kind, v, slot) in [
+                ("json", &t.json, &mut out.json),
+                ("html", &t.html, &mut out.html),
+                ("text", &t.text, &mut out.text),
+            ] {
                 let Some(v) = v else { continue };
                 if v.get_ref().is_empty() {
-                    self.err(span(v), format!("{f}.templates.{code}.{kind}"), "an empty template; omit it to use the built-in body");
+                    self.err(
+                        span(v),
+                        format!("{f}.templates.{code}.{kind}"),
+                        "an empty template; omit it to use the built-in body",
+                    );
                 } else if DetectorSet::builtin().is_leaky(v.get_ref().as_bytes()) {
-                    self.err(span(v), format!("{f}.templates.{code}.{kind}"), "this template itself matches a leak detector");
+                    self.err(
+                        span(v),
+                        format!("{f}.templates.{code}.{kind}"),
+                        "this template itself matches a leak detector",
+                    );
                 } else {
                     *slot = Some(v.get_ref().clone());
                 }

@@ -17,7 +17,10 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// The inspected first part of an upstream body, then the rest of its stream (an error
     /// body over the inspection limit that the policy lets through).
-    Prefixed { prefix: Option<Bytes>, rest: Incoming },
+    Prefixed {
+        prefix: Option<Bytes>,
+        rest: Incoming,
+    },
 }
 
 impl ResponseBody {

@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use rampart_config::{Config, HeaderPolicy, HostHeader, HostMatch, ServerSpec};
+use rampart_config::{
+    Config, ErrorBodyMode, ErrorBodyPolicy, HeaderPolicy, HostHeader, HostMatch, OverLimit,
+    ServerSpec,
+};
 
 /// Renders the report printed by `check`.
 pub fn report(config: &Config) -> String {
@@ -30,6 +33,7 @@ pub fn report(config: &Config) -> String {
             route.name, route.path_prefix, route.upstream.url, route.policy.name
         );
         policy_lines(&mut out, &route.policy);
+        error_body_line(&mut out, &route.error_bodies);
     }
     let _ = writeln!(
         out,
@@ -73,4 +77,31 @@ fn policy_lines(out: &mut String, policy: &HeaderPolicy) {
     } else {
         let _ = writeln!(out, "  removes: {}", spec.remove.join(", "));
     }
+}
+
+fn error_body_line(out: &mut String, e: &ErrorBodyPolicy) {
+    if e.mode == ErrorBodyMode::Off {
+        let _ = writeln!(out, "  error bodies: passed through (mode off)");
+        return;
+    }
+    let over = match e.over_limit {
+        OverLimit::Replace => "replaced",
+        OverLimit::Pass => "passed on",
+    };
+    let _ = write!(
+        out,
+        "  error bodies: {} for {}; inspect {} bytes (decoded up to {}), larger ones {over}",
+        e.mode.as_str(),
+        e.statuses.describe(),
+        e.inspect_limit,
+        e.decoded_limit
+    );
+    if !e.custom_names.is_empty() {
+        let _ = write!(out, "; custom detectors: {}", e.custom_names.join(", "));
+    }
+    if !e.templates.is_empty() {
+        let codes: Vec<String> = e.templates.keys().map(u16::to_string).collect();
+        let _ = write!(out, "; templates for {}", codes.join(", "));
+    }
+    out.push('\n');
 }

@@ -18,7 +18,10 @@ impl Encoding {
         let Some(v) = value else {
             return Some(Encoding::Identity);
         };
-        let mut codings = v.split(',').map(str::trim).filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
+        let mut codings = v
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"));
         let first = codings.next();
         if codings.next().is_some() {
             return None;
@@ -51,12 +54,19 @@ pub fn decode(encoding: Encoding, input: &[u8], cap: usize) -> Result<Vec<u8>, D
         Encoding::Deflate => read_capped(flate2::read::ZlibDecoder::new(input), cap, encoding)
             .or_else(|e| match e {
                 DecodeError::TooLarge(_) => Err(e),
-                DecodeError::Invalid(_) => read_capped(flate2::read::DeflateDecoder::new(input), cap, encoding),
+                DecodeError::Invalid(_) => {
+                    read_capped(flate2::read::DeflateDecoder::new(input), cap, encoding)
+                }
             }),
-        Encoding::Brotli => read_capped(brotli_decompressor::Decompressor::new(input, 4096), cap, encoding),
+        Encoding::Brotli => read_capped(
+            brotli_decompressor::Decompressor::new(input, 4096),
+            cap,
+            encoding,
+        ),
         Encoding::Zstd => {
             let mut src = input;
-            let decoder = ruzstd::decoding::StreamingDecoder::new(&mut src).map_err(|_| DecodeError::Invalid(encoding))?;
+            let decoder = ruzstd::decoding::StreamingDecoder::new(&mut src)
+                .map_err(|_| DecodeError::Invalid(encoding))?;
             read_capped(decoder, cap, encoding)
         }
     }
@@ -92,22 +102,40 @@ mod tests {
     fn header_parsing() {
         assert_eq!(Encoding::from_header(None), Some(Encoding::Identity));
         assert_eq!(Encoding::from_header(Some("GZIP")), Some(Encoding::Gzip));
-        assert_eq!(Encoding::from_header(Some("gzip, br")), None, "stacked codings are not decoded");
+        assert_eq!(
+            Encoding::from_header(Some("gzip, br")),
+            None,
+            "stacked codings are not decoded"
+        );
         assert_eq!(Encoding::from_header(Some("compress")), None);
     }
 
     #[test]
     fn gzip_roundtrip_and_bomb_cap() {
-        assert_eq!(decode(Encoding::Gzip, &gzip(b"hello"), 100).unwrap(), b"hello");
+        assert_eq!(
+            decode(Encoding::Gzip, &gzip(b"hello"), 100).unwrap(),
+            b"hello"
+        );
         let bomb = gzip(&vec![0u8; 10 << 20]);
         assert!(bomb.len() < 64 * 1024);
-        assert_eq!(decode(Encoding::Gzip, &bomb, 1 << 20), Err(DecodeError::TooLarge(1 << 20)));
+        assert_eq!(
+            decode(Encoding::Gzip, &bomb, 1 << 20),
+            Err(DecodeError::TooLarge(1 << 20))
+        );
     }
 
     #[test]
     fn garbage_is_invalid_not_a_panic() {
-        for e in [Encoding::Gzip, Encoding::Deflate, Encoding::Brotli, Encoding::Zstd] {
-            assert!(decode(e, b"definitely not compressed", 1000).is_err(), "{e:?}");
+        for e in [
+            Encoding::Gzip,
+            Encoding::Deflate,
+            Encoding::Brotli,
+            Encoding::Zstd,
+        ] {
+            assert!(
+                decode(e, b"definitely not compressed", 1000).is_err(),
+                "{e:?}"
+            );
         }
     }
 }

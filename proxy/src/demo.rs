@@ -107,7 +107,7 @@ pub fn instructions(origin: std::net::SocketAddr, proxy: std::net::SocketAddr) -
          \n  leaky origin:          http://{origin}\n  through rampart-proxy: http://{proxy}  (strict preset)\n\
          \nCompare the headers (Server, X-Powered-By, x-amzn-*, the security headers):\n\
          \n  curl -si http://{origin}/\n  curl -si http://{proxy}/\n\
-         \nAn API-Gateway-style 403 and a stack trace (bodies are replaced once error-body rewriting is on):\n\
+         \nAn API-Gateway-style 403 naming an IAM role, and a Python stack trace: replaced by generic bodies:\n\
          \n  curl -si http://{origin}/admin\n  curl -si http://{proxy}/admin\n  curl -si http://{proxy}/crash\n\
          \nHSTS is sent only on HTTPS connections (or when a trusted TLS-terminating peer says\n\
          X-Forwarded-Proto: https), so it is absent here.\n\

@@ -75,7 +75,10 @@ pub fn render_for(
         Some(t) => t
             .replace("{status}", status.as_str())
             .replace("{reason}", status.canonical_reason().unwrap_or("Error"))
-            .replace("{request_id}", request_id.filter(|id| is_safe_id(id)).unwrap_or(""))
+            .replace(
+                "{request_id}",
+                request_id.filter(|id| is_safe_id(id)).unwrap_or(""),
+            )
             .into(),
         None => render(status, flavor, request_id),
     }
@@ -85,7 +88,9 @@ pub fn render_for(
 pub fn is_safe_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// A new correlation id: 128 random-looking bits as hex, from a per-process random key over a
@@ -97,7 +102,11 @@ pub fn new_request_id() -> String {
     static KEY: LazyLock<std::collections::hash_map::RandomState> = LazyLock::new(Default::default);
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:016x}", KEY.hash_one(n), KEY.hash_one(n ^ u64::MAX))
+    format!(
+        "{:016x}{:016x}",
+        KEY.hash_one(n),
+        KEY.hash_one(n ^ u64::MAX)
+    )
 }
 
 /// The built-in generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
@@ -161,7 +170,13 @@ mod tests {
     #[test]
     fn templates_fill_placeholders_and_fall_back() {
         let mut t = std::collections::BTreeMap::new();
-        t.insert(403, Templates { json: Some(r#"{"error":"{reason}","code":{status},"id":"{request_id}"}"#.into()), ..Default::default() });
+        t.insert(
+            403,
+            Templates {
+                json: Some(r#"{"error":"{reason}","code":{status},"id":"{request_id}"}"#.into()),
+                ..Default::default()
+            },
+        );
         let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Json, Some("abc"));
         assert_eq!(&b[..], br#"{"error":"Forbidden","code":403,"id":"abc"}"#);
         let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Text, None);

@@ -92,10 +92,14 @@ pub fn expect_generic_json(res: &super::RawResponse, reason: &str) -> String {
         .header("x-request-id")
         .unwrap_or_else(|| panic!("no X-Request-Id in {:?}", res.headers))
         .to_owned();
-    assert_eq!(res.text(), format!(r#"{{"message":"{reason}","request_id":"{id}"}}"#));
+    assert_eq!(
+        res.text(),
+        format!(r#"{{"message":"{reason}","request_id":"{id}"}}"#)
+    );
     assert_eq!(res.header("content-type"), Some("application/json"));
     assert_eq!(
-        res.header("content-length").map(|l| l.parse::<usize>().unwrap()),
+        res.header("content-length")
+            .map(|l| l.parse::<usize>().unwrap()),
         Some(res.body.len())
     );
     id

@@ -34,7 +34,8 @@ use crate::layers::request_filter::RequestContext;
 use crate::layers::rescue::{ProxyGenerated, client_request_id, generic_response};
 
 /// Headers that describe the replaced body and would be wrong for the generic one.
-const BODY_HEADERS: [header::HeaderName; 8] = [
+const BODY_HEADERS: [header::HeaderName; 9] = [
+    header::HeaderName::from_static("content-md5"),
     header::CONTENT_ENCODING,
     header::CONTENT_LENGTH,
     header::ETAG,
@@ -144,7 +145,11 @@ where
                         return Poll::Ready(Ok(res));
                     }
                     if m.policy.mode == ErrorBodyMode::Always || m.head {
-                        let why = if m.head { "head-request" } else { "mode-always" };
+                        let why = if m.head {
+                            "head-request"
+                        } else {
+                            "mode-always"
+                        };
                         return Poll::Ready(Ok(replace(res.map(|_| ()), &m, why, None)));
                     }
                     // Leaky mode has to read the body before the head can be sent: error
@@ -220,7 +225,10 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
             replace(head, &m, hit.detector.as_str(), Some(&text))
         }
         // Clean: the exact bytes the upstream sent, encoding and all.
-        None => Response::from_parts(parts, ResponseBody::Full(Some(raw).filter(|b| !b.is_empty()))),
+        None => Response::from_parts(
+            parts,
+            ResponseBody::Full(Some(raw).filter(|b| !b.is_empty())),
+        ),
     }
 }
 
@@ -245,7 +253,12 @@ fn over_limit(
 
 /// The generic replacement: same status, body-describing headers dropped, the headers a client
 /// legitimately needs (WWW-Authenticate, Retry-After, Allow, Vary, CORS, Set-Cookie, ...) kept.
-fn replace(head: Response<()>, m: &Meta, why: &str, original: Option<&[u8]>) -> Response<ResponseBody> {
+fn replace(
+    head: Response<()>,
+    m: &Meta,
+    why: &str,
+    original: Option<&[u8]>,
+) -> Response<ResponseBody> {
     let (parts, ()) = head.into_parts();
     let request_id = m.request_id.clone().unwrap_or_else(generic::new_request_id);
     if let Some(original) = original {
@@ -257,9 +270,20 @@ fn replace(head: Response<()>, m: &Meta, why: &str, original: Option<&[u8]>) -> 
             "replaced an upstream error body"
         );
     } else {
-        tracing::debug!(request_id, status = parts.status.as_u16(), reason = why, "replaced an upstream error body");
+        tracing::debug!(
+            request_id,
+            status = parts.status.as_u16(),
+            reason = why,
+            "replaced an upstream error body"
+        );
     }
-    let mut res = generic_response(parts.status, m.flavor, m.head, &request_id, &m.policy.templates);
+    let mut res = generic_response(
+        parts.status,
+        m.flavor,
+        m.head,
+        &request_id,
+        &m.policy.templates,
+    );
     let mut headers = parts.headers;
     for h in &BODY_HEADERS {
         headers.remove(h);

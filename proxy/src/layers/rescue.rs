@@ -62,7 +62,10 @@ where
             flavor: Flavor::negotiate(req.headers()),
             head: req.method() == Method::HEAD,
             request_id: client_request_id(req.headers()),
-            templates: req.extensions().get::<RequestContext>().map(|c| c.error_bodies().clone()),
+            templates: req
+                .extensions()
+                .get::<RequestContext>()
+                .map(|c| c.error_bodies().clone()),
         };
         ResponseFuture {
             inner: self.inner.call(req),
@@ -122,7 +125,8 @@ where
                 }
                 let empty = BTreeMap::new();
                 let templates = meta.templates.as_ref().map_or(&empty, |t| &t.templates);
-                let mut res = generic_response(status, meta.flavor, meta.head, &request_id, templates);
+                let mut res =
+                    generic_response(status, meta.flavor, meta.head, &request_id, templates);
                 res.extensions_mut().insert(FailureSource(e.source_kind()));
                 Poll::Ready(Ok(res))
             }
@@ -141,7 +145,11 @@ pub fn generic_response(
 ) -> Response<ResponseBody> {
     let body = generic::render_for(templates, status, flavor, Some(request_id));
     let len = HeaderValue::from(body.len());
-    let mut res = Response::new(if head { ResponseBody::empty() } else { ResponseBody::full(body) });
+    let mut res = Response::new(if head {
+        ResponseBody::empty()
+    } else {
+        ResponseBody::full(body)
+    });
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, flavor.content_type());
