@@ -80,6 +80,7 @@ ensure_cmd wrk wrk
 ensure_cmd nginx nginx
 ensure_cmd haproxy haproxy
 ensure_cmd pgrep procps
+ensure_cmd ss iproute2
 ensure_nginx_more
 check_cpus
 build_rampart
@@ -145,7 +146,9 @@ policy_headers() {
     tr -d '\r' <"$1" | awk -F': ' 'NR > 1 && NF >= 2 {
         n = tolower($1)
         if (n ~ /^(date|content-length|content-type|connection|keep-alive|transfer-encoding|etag|last-modified|accept-ranges)$/) next
-        print n ": " substr($0, length($1) + 3)
+        v = substr($0, length($1) + 3)
+        if (n == "x-request-id") v = "<id>"   # a fresh id per response
+        print n ": " v
     }' | sort
 }
 
@@ -184,14 +187,26 @@ for t in "${TARGETS[@]}"; do
             fi
         done
         if grep -q 'arn:aws' "$HDR_DIR/rampart.403.body"; then
-            REWRITE_NOTE="rewrite: n/a for rampart until issue 3 (the 403 body reaches the client unchanged; every target passes it through, so this row measures header work on an error status)"
-        else
-            REWRITE_NOTE="rampart rewrote the leaky 403 body; nginx and HAProxy pass it through unchanged"
+            REWRITE_NOTE="rewrite: n/a for rampart until issue 3 (rampart passes the leaky 403 body through unchanged)"
         fi
     fi
     stop_target
 done
 ((gate_failed == 0)) || die "correctness gate failed: not measuring a misconfigured rampart"
+
+# Who replaced the leaky 403 body (the error-rewrite row measures different work otherwise).
+say ""
+say "== leaky 403 body (ARN, account id) as the client gets it"
+for t in "${TARGETS[@]}"; do
+    if grep -q 'arn:aws' "$HDR_DIR/$t.403.body"; then
+        say "$(printf '   %-8s passed through (%s bytes)' "$t" "$(stat -c %s "$HDR_DIR/$t.403.body")")"
+    else
+        say "$(printf '   %-8s replaced: %s' "$t" "$(head -c 120 "$HDR_DIR/$t.403.body")")"
+    fi
+done
+if [[ -z $REWRITE_NOTE ]]; then
+    REWRITE_NOTE="rampart replaces the body when its leak detectors match (error_bodies leaky mode); HAProxy when its two-pattern regex matches the buffered body; nginx replaces every upstream 403 unread (error_page, it cannot inspect a body); origin passes it through"
+fi
 
 # Header parity: the peers must send what rampart sends, or the comparison is unfair.
 say ""
@@ -216,7 +231,7 @@ fi
 # ---------------------------------------------------------------------------------------
 # Measurement.
 
-# parse_wrk FILE: prints "req_per_s p50_ms p99_ms non2xx socket_errors".
+# parse_wrk FILE: prints "req_per_s p50_ms p99_ms requests non2xx socket_errors".
 parse_wrk() {
     awk '
         function ms(v) {
@@ -227,13 +242,14 @@ parse_wrk() {
             return v + 0
         }
         /^Requests\/sec:/ { rps = $2 }
+        / requests in / { reqs = $1 }
         /^ +50% / { p50 = ms($2) }
         /^ +99% / { p99 = ms($2) }
         /Non-2xx or 3xx responses:/ { non2xx = $NF }
         /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
         END {
-            if (rps == "" || p99 == "") exit 1
-            printf "%.2f %.3f %.3f %d %d\n", rps, p50, p99, non2xx, errs
+            if (rps == "" || p99 == "" || reqs == "") exit 1
+            printf "%.2f %.3f %.3f %d %d %d\n", rps, p50, p99, reqs, non2xx, errs
         }' "$1"
 }
 
@@ -241,10 +257,47 @@ run_wrk() { # run_wrk SECONDS URL OUTFILE
     taskset -c "$ORIGIN_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --latency "$2" >"$3" 2>&1
 }
 
-printf 'timestamp\tround\tscenario\tpath\ttarget\treq_per_s\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\tloadavg1\n' >"$TSV"
+# CPU accounting per run, to tell a disturbed run from a slow proxy:
+#  - each process tree's CPU time from /proc/PID/task/*/schedstat (ns, every thread; this
+#    kernel has no IRQ time accounting, so softirq work done in a task is charged to it);
+#  - wrk's from the shell's `times` (children's CPU time, wrk being the only child reaped
+#    during a run);
+#  - the machine's from /proc/stat. "other" = machine busy time - ours: CPU time taken by
+#    processes this script did not start (cargo builds...), in % of one core; steal is the
+#    hypervisor's share.
+HZ=$(getconf CLK_TCK)
+stat_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat; }
+runtime_ns() {
+    local total=0 p f v
+    for p in $(pid_tree "$1"); do
+        for f in /proc/"$p"/task/*/schedstat; do
+            read -r v _ 2>/dev/null <"$f" || continue
+            total=$((total + v))
+        done
+    done
+    echo "$total"
+}
+# children_s: parses the `times` output that the caller saved in the main shell (a
+# subshell's `times` would not see wrk).
+children_s() {
+    awk 'NR == 2 {
+        s = 0
+        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+        printf "%.3f\n", s
+    }' "$BENCH_TMP/times"
+}
+cpu_snapshot() { # prints "wall_ns busy_ticks steal_ticks origin_ns proxy_ns children_s"
+    local proxy=0
+    [[ -n ${PROXY_PID:-} ]] && proxy=$(runtime_ns "$PROXY_PID")
+    echo "$(date +%s%N) $(stat_ticks) $(runtime_ns "$ORIGIN_PID") $proxy $(children_s)"
+}
+
+printf 'timestamp\tround\tscenario\tpath\ttarget\treq_per_s\tp50_ms\tp99_ms\trequests\tnon2xx\tsocket_errors\tcpu_us_per_req\tother_cpu_pct\tsteal_pct\tloadavg1\n' >"$TSV"
 
 say ""
 say "== measuring: $ROUNDS round(s) x ${#TARGETS[@]} target(s) x ${#SCENARIOS[@]} scenario(s) x ${DURATION}s"
+say "   cpu µs/req: CPU time of the target (the proxy; for origin, the origin) per request."
+say "   other: CPU time of processes this script did not start, plus steal, in % of one core."
 ntargets=${#TARGETS[@]}
 for ((round = 1; round <= ROUNDS; round++)); do
     # Rotate the target order each round so that no target always runs first or last.
@@ -258,19 +311,36 @@ for ((round = 1; round <= ROUNDS; round++)); do
             if ((WARMUP > 0)); then
                 run_wrk "$WARMUP" "$url" "$wout.warmup" || die "wrk warm-up failed on $url"
             fi
+            times >"$BENCH_TMP/times"
+            read -r w0 b0 s0 o0 p0 c0 < <(cpu_snapshot)
             run_wrk "$DURATION" "$url" "$wout" || {
                 cat "$wout" >&2
                 die "wrk failed on $url"
             }
-            read -r rps p50 p99 non2xx errs < <(parse_wrk "$wout") || {
+            times >"$BENCH_TMP/times"
+            read -r w1 b1 s1 o1 p1 c1 < <(cpu_snapshot)
+            read -r rps p50 p99 reqs non2xx errs < <(parse_wrk "$wout") || {
                 cat "$wout" >&2
                 die "cannot parse wrk output for $url"
             }
+            read -r cpu_req other steal < <(awk -v w="$((w1 - w0))" -v b="$((b1 - b0))" \
+                -v st="$((s1 - s0))" -v o="$((o1 - o0))" -v p="$((p1 - p0))" -v c0="$c0" -v c1="$c1" \
+                -v hz="$HZ" -v n="$reqs" -v proxied="$([[ $t == origin ]] && echo 0 || echo 1)" 'BEGIN {
+                    wall = w / 1e9
+                    ours = (o + p) / 1e9 + (c1 - c0)
+                    other = (b / hz - ours) / wall * 100
+                    if (other < 0) other = 0
+                    target_ns = proxied ? p : o
+                    printf "%.2f %.1f %.1f\n", (n > 0 ? target_ns / 1000 / n : 0), other, st / hz / wall * 100
+                }')
             load1=$(cut -d' ' -f1 /proc/loadavg)
-            printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
-                "$round" "$scen" "$path" "$t" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$load1" >>"$TSV"
-            printf '   round %d  %-8s %-10s %10.0f req/s  p99 %7.3f ms%s\n' "$round" "$t" "$scen" \
-                "$rps" "$p99" "$( ((errs > 0)) && echo "  socket errors: $errs")" | tee -a "$REPORT"
+            printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
+                "$round" "$scen" "$path" "$t" "$rps" "$p50" "$p99" "$reqs" "$non2xx" "$errs" \
+                "$cpu_req" "$other" "$steal" "$load1" >>"$TSV"
+            note=""
+            ((errs > 0)) && note="  socket errors: $errs"
+            say "$(printf '   round %d  %-8s %-10s %8.0f req/s  p99 %7.3f ms  cpu %6.1f µs/req  other %5.1f%%%s' \
+                "$round" "$t" "$scen" "$rps" "$p99" "$cpu_req" "$(awk -v a="$other" -v b="$steal" 'BEGIN { print a + b }')" "$note")"
         done
         stop_target
     done
@@ -300,28 +370,42 @@ ratio() { # ratio A B -> "A/B" as 0.00x, or "-"
     fi
 }
 
-printf 'scenario\tpath\ttarget\tmedian_req_per_s\tmedian_p99_ms\treq_per_s_vs_nginx\tp99_vs_nginx\treq_per_s_vs_haproxy\tp99_vs_haproxy\n' >"$SUMMARY_TSV"
+# disturbed SCENARIO TARGET: how many of its runs had other+steal above DISTURBED_PCT.
+DISTURBED_PCT=${DISTURBED_PCT:-20}
+disturbed() {
+    awk -F'\t' -v s="$1" -v t="$2" -v lim="$DISTURBED_PCT" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["scenario"] == s && $col["target"] == t && $col["other_cpu_pct"] + $col["steal_pct"] > lim { n++ }
+        END { print n + 0 }' "$TSV"
+}
+
+printf 'scenario\tpath\ttarget\tmedian_req_per_s\tmedian_p99_ms\tmedian_cpu_us_per_req\treq_per_s_vs_nginx\tp99_vs_nginx\treq_per_s_vs_haproxy\tp99_vs_haproxy\tdisturbed_runs\n' >"$SUMMARY_TSV"
 misses=0
+total_disturbed=0
 say ""
-say "== results: median of $ROUNDS round(s), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ratios are target/peer (req/s: higher is better, p99: lower is better)"
+say "== results: median of $ROUNDS round(s), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; ratios are target/peer (req/s: higher is better, p99 and CPU/req: lower is better)"
 for row in "${SCENARIOS[@]}"; do
     IFS='|' read -r scen path desc <<<"$row"
-    declare -A RPS=() P99=()
+    declare -A RPS=() P99=() CPU=()
     for t in "${TARGETS[@]}"; do
         RPS[$t]=$(median "$scen" "$t" req_per_s)
         P99[$t]=$(median "$scen" "$t" p99_ms)
+        CPU[$t]=$(median "$scen" "$t" cpu_us_per_req)
     done
     say ""
     say "-- $scen: GET $path ($desc)"
-    say "$(printf '%-9s %11s %9s  %12s %10s  %14s %12s' target req/s 'p99 ms' 'req/s÷nginx' 'p99÷nginx' 'req/s÷haproxy' 'p99÷haproxy')"
+    say "$(printf '%-8s %8s %8s %10s  %11s %9s  %13s %11s  %s' target req/s 'p99 ms' 'cpu µs/req' 'req/s÷nginx' 'p99÷nginx' 'req/s÷haproxy' 'p99÷haproxy' disturbed)"
     for t in "${TARGETS[@]}"; do
         rn=$(ratio "${RPS[$t]}" "${RPS[nginx]:-}")
         pn=$(ratio "${P99[$t]}" "${P99[nginx]:-}")
         rh=$(ratio "${RPS[$t]}" "${RPS[haproxy]:-}")
         ph=$(ratio "${P99[$t]}" "${P99[haproxy]:-}")
-        say "$(printf '%-9s %11.0f %9.3f  %12s %10s  %14s %12s' "$t" "${RPS[$t]}" "${P99[$t]}" "$rn" "$pn" "$rh" "$ph")"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$path" "$t" "${RPS[$t]}" "${P99[$t]}" \
-            "${rn%x}" "${pn%x}" "${rh%x}" "${ph%x}" >>"$SUMMARY_TSV"
+        dist=$(disturbed "$scen" "$t")
+        total_disturbed=$((total_disturbed + dist))
+        say "$(printf '%-8s %8.0f %8.3f %10.1f  %11s %9s  %13s %11s  %s' "$t" "${RPS[$t]}" "${P99[$t]}" "${CPU[$t]}" \
+            "$rn" "$pn" "$rh" "$ph" "$dist/$ROUNDS")"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$path" "$t" "${RPS[$t]}" "${P99[$t]}" \
+            "${CPU[$t]}" "${rn%x}" "${pn%x}" "${rh%x}" "${ph%x}" "$dist" >>"$SUMMARY_TSV"
     done
     if [[ -n ${RPS[rampart]:-} && -n ${RPS[nginx]:-} ]]; then
         rps_ok=$(awk -v a="${RPS[rampart]}" -v b="${RPS[nginx]}" 'BEGIN { print (a >= b) ? "yes" : "no" }')
@@ -330,17 +414,22 @@ for row in "${SCENARIOS[@]}"; do
             verdict=MISSES
             misses=$((misses + 1))
         fi
-        say "$(printf 'verdict %s: rampart %s the target: req/s %.0f vs nginx %.0f (%s, >= nginx: %s), p99 %.3f vs %.3f ms (%s, no worse: %s)' \
+        say "$(printf 'verdict %s: rampart %s the target: req/s %.0f vs nginx %.0f (%s, >= nginx: %s), p99 %.3f vs %.3f ms (%s, no worse: %s); CPU per request %s nginx'"'"'s' \
             "$scen" "$verdict" "${RPS[rampart]}" "${RPS[nginx]}" "$(ratio "${RPS[rampart]}" "${RPS[nginx]}")" "$rps_ok" \
-            "${P99[rampart]}" "${P99[nginx]}" "$(ratio "${P99[rampart]}" "${P99[nginx]}")" "$p99_ok")"
+            "${P99[rampart]}" "${P99[nginx]}" "$(ratio "${P99[rampart]}" "${P99[nginx]}")" "$p99_ok" \
+            "$(ratio "${CPU[rampart]}" "${CPU[nginx]}")")"
     else
         say "verdict $scen: n/a (rampart and nginx both needed)"
     fi
     if [[ $path == /403 && -n $REWRITE_NOTE ]]; then
         say "note $scen: $REWRITE_NOTE"
     fi
-    unset RPS P99
+    unset RPS P99 CPU
 done
+if ((total_disturbed > 0)); then
+    say ""
+    say "warning: $total_disturbed run(s) shared the machine with other work (other+steal > ${DISTURBED_PCT}% of a core, see the TSV); req/s and p99 of those are low, cpu µs/req is the steadier figure"
+fi
 say ""
 say "raw results: $TSV"
 say "summary:     $SUMMARY_TSV"

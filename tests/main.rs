@@ -12,3 +12,4 @@ mod error_bodies;
 mod failures;
 mod headers;
 mod proxying;
+mod verify;

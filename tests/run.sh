@@ -17,6 +17,15 @@ if ! need kill; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# The verifier's SARIF output is validated against the official SARIF 2.1.0 schema, which ships
+# in an npm package: fetch that one file (idempotent).
+if ! need npm; then
+    echo "tests/run.sh: npm is needed to fetch the official SARIF schema (apt-get install -y npm)" >&2
+    exit 2
+fi
+echo "== SARIF schema"
+bash verifier/tests/fetch-sarif-schema.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

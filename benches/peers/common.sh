@@ -107,13 +107,17 @@ render_template() {
     fi
 }
 
-# free_port VAR: a loopback port nobody listens on and we have not handed out yet.
+# free_port VAR: a loopback port nobody listens on and we have not handed out yet, taken
+# below the ephemeral range so that no client connection (wrk's, a proxy's to the origin)
+# can hold it as its local port.
 free_port() {
-    local p tries
+    local p tries low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    ((low > 12000)) || low=32768
     for ((tries = 0; tries < 500; tries++)); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % (low - 10000)))
         [[ " ${USED_PORTS[*]} " == *" $p "* ]] && continue
-        if ! (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
             USED_PORTS+=("$p")
             printf -v "$1" '%s' "$p"
             return 0

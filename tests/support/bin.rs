@@ -8,32 +8,34 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Builds the binary once per test run (cargo test does not build other packages' binaries)
-/// and returns its path.
-pub fn proxy_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
+/// Builds a workspace binary once per test run (cargo test does not build other packages'
+/// binaries) and returns its path.
+fn built(package: &'static str, cell: &'static OnceLock<PathBuf>) -> PathBuf {
+    cell.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "rampart-proxy",
-                "--bin",
-                "rampart-proxy",
-            ])
+            .args(["build", "-q", "-p", package, "--bin", package])
             .status()
             .expect("running cargo build");
-        assert!(status.success(), "cargo build of rampart-proxy failed");
-        // target/debug/deps/integration-HASH -> target/debug/rampart-proxy
+        assert!(status.success(), "cargo build of {package} failed");
+        // target/debug/deps/integration-HASH -> target/debug/PACKAGE
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-        let bin = dir.join("rampart-proxy");
+        let bin = dir.join(package);
         assert!(bin.is_file(), "{} missing after build", bin.display());
         bin
     })
     .clone()
+}
+
+pub fn proxy_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    built("rampart-proxy", &BIN)
+}
+
+pub fn verify_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    built("rampart-verify", &BIN)
 }
 
 /// Runs the binary to completion and returns (status, stdout, stderr).

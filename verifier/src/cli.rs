@@ -1,0 +1,217 @@
+//! Command-line arguments, parsed into a plain struct, then resolved into a validated plan.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use rampart_config::leak::DetectorSet;
+use rampart_config::{Config, Overrides};
+use url::Url;
+
+use crate::model::Severity;
+use crate::output::Format;
+use crate::probe::{self, Expectation, ProbePlan};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart-verify",
+    version,
+    about = "Proves a deployment is hardened: grades live endpoints like the MDN Observatory, checks them against the rampart policy, finds leaks",
+    after_help = "Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 operational error (bad arguments, DNS, connect, TLS, timeout)."
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe live URLs: Observatory-compatible grade, policy conformance, leaks, certificate.
+    Probe(ProbeArgs),
+}
+
+/// Options every reporting command shares.
+#[derive(Debug, ClapArgs)]
+pub struct ReportArgs {
+    /// table (default on a terminal), json, sarif, junit or markdown.
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity: info, low, medium (default), high.
+    #[arg(long, value_name = "SEVERITY", default_value = "medium")]
+    pub fail_on: String,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ProbeArgs {
+    /// URLs to probe (http:// or https://).
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+    /// More URLs, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub urls_file: Option<PathBuf>,
+    /// Hold each URL to this rampart configuration (the route serving its host and path).
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// With --config: hold every URL to this route's policy.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub route: Option<String>,
+    /// Hold each URL to a preset: strict, helmet, cloudfront-security-headers, none.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Skip the error probes (missing path, unknown method, malformed SigV4, bogus API key).
+    #[arg(long)]
+    pub no_error_probes: bool,
+    /// Seconds per request.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// URLs probed at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Extra request header, e.g. 'Authorization: Bearer ...' (repeatable).
+    #[arg(long = "header", value_name = "'Name: value'")]
+    pub headers: Vec<String>,
+    /// Do not verify certificates (the transport check still reports an untrusted one).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Also trust the CA certificates in this PEM file (a staging environment's private CA).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Output settings resolved from [`ReportArgs`].
+pub struct OutputPlan {
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub fail_on: Severity,
+}
+
+impl ReportArgs {
+    pub fn resolve(&self) -> Result<OutputPlan, String> {
+        let format = Format::parse(&self.format).ok_or_else(|| {
+            format!(
+                "--format {}: choose table, json, sarif, junit or markdown",
+                self.format
+            )
+        })?;
+        let fail_on = Severity::parse(&self.fail_on).ok_or_else(|| {
+            format!(
+                "--fail-on {}: choose info, low, medium or high",
+                self.fail_on
+            )
+        })?;
+        Ok(OutputPlan {
+            format,
+            output: self.output.clone(),
+            fail_on,
+        })
+    }
+}
+
+impl ProbeArgs {
+    /// Validates everything before any request is sent.
+    pub fn resolve(&self) -> Result<(ProbePlan, OutputPlan), String> {
+        let out = self.report.resolve()?;
+        let mut given: Vec<String> = self.urls.clone();
+        if let Some(f) = &self.urls_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--urls-file {}: {e}", f.display()))?;
+            given.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or_default().trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        if given.is_empty() {
+            return Err("no URL to probe: give URLs or --urls-file FILE".to_owned());
+        }
+        let mut urls = Vec::new();
+        for g in given {
+            let u = Url::parse(&g).map_err(|e| format!("{g}: not a URL ({e})"))?;
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                return Err(format!("{g}: only http:// and https:// URLs can be probed"));
+            }
+            urls.push((g, u));
+        }
+        let expectation = match (&self.config, &self.preset) {
+            (Some(path), _) => {
+                let cfg =
+                    Config::load_file(path, &Overrides::default()).map_err(|e| e.to_string())?;
+                match &self.route {
+                    Some(name) => {
+                        let route =
+                            cfg.routes.iter().find(|r| &r.name == name).ok_or_else(|| {
+                                let names: Vec<&str> =
+                                    cfg.routes.iter().map(|r| r.name.as_str()).collect();
+                                format!(
+                                    "--route {name}: no such route in {} (routes: {})",
+                                    path.display(),
+                                    names.join(", ")
+                                )
+                            })?;
+                        Expectation::Fixed(route.policy.clone())
+                    }
+                    None => Expectation::ByRoute(Arc::new(cfg)),
+                }
+            }
+            (None, Some(preset)) => {
+                let cfg = Config::from_overrides(&Overrides {
+                    upstream: Some("http://127.0.0.1:1".to_owned()),
+                    ..Overrides::default()
+                })
+                .map_err(|e| e.to_string())?;
+                let p = cfg.policy(preset).cloned().ok_or_else(|| {
+                    format!(
+                        "--preset {preset}: choose one of {}",
+                        rampart_config::presets::PRESET_NAMES.join(", ")
+                    )
+                })?;
+                Expectation::Fixed(p)
+            }
+            (None, None) => Expectation::None,
+        };
+        let mut headers = Vec::new();
+        for h in &self.headers {
+            let (n, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("--header {h:?}: write it as 'Name: value'"))?;
+            let name = http::HeaderName::from_bytes(n.trim().as_bytes())
+                .map_err(|_| format!("--header {h:?}: invalid header name"))?;
+            let value = http::HeaderValue::from_str(v.trim())
+                .map_err(|_| format!("--header {h:?}: invalid header value"))?;
+            headers.push((name, value));
+        }
+        if self.concurrency == 0 {
+            return Err("--concurrency must be at least 1".to_owned());
+        }
+        if self.timeout == 0 {
+            return Err("--timeout must be at least 1 second".to_owned());
+        }
+        let ca_pem = match &self.ca_file {
+            Some(f) => {
+                vec![std::fs::read(f).map_err(|e| format!("--ca-file {}: {e}", f.display()))?]
+            }
+            None => Vec::new(),
+        };
+        let plan = ProbePlan {
+            urls,
+            fetch: probe::fetcher_options(
+                Duration::from_secs(self.timeout),
+                self.insecure,
+                headers,
+                ca_pem,
+            ),
+            expectation,
+            error_probes: !self.no_error_probes,
+            concurrency: self.concurrency,
+            detectors: DetectorSet::builtin(),
+        };
+        Ok((plan, out))
+    }
+}
