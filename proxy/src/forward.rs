@@ -155,7 +155,6 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
 /// could otherwise claim any address or scheme).
 fn forwarded_headers(h: &mut HeaderMap, ctx: &RequestContext, client_host: Option<&HeaderValue>) {
     let peer = canonical(ctx.conn.peer.ip());
-    let xff = HeaderValue::from_maybe_shared(peer.to_string());
     let proto = HeaderValue::from_static(if ctx.conn.tls { "https" } else { "http" });
     if ctx.trusted_peer {
         let prior: Vec<&str> = h
@@ -180,7 +179,7 @@ fn forwarded_headers(h: &mut HeaderMap, ctx: &RequestContext, client_host: Optio
             h.insert("x-forwarded-host", host.clone());
         }
     } else {
-        if let Ok(v) = xff {
+        if let Ok(v) = HeaderValue::try_from(peer.to_string()) {
             h.insert("x-forwarded-for", v);
         }
         h.insert("x-forwarded-proto", proto);

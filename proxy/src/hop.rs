@@ -16,7 +16,14 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Removes hop-by-hop headers, including any header the Connection header names.
 pub fn strip(headers: &mut HeaderMap) {
-    // Most messages carry no Connection header or only `keep-alive`/`close`; skip the scan then.
+    // Most messages carry none of these: one pass over the (few) names present is cheaper than
+    // hashing nine names to remove nothing.
+    let present = headers
+        .keys()
+        .any(|k| HOP_BY_HOP.contains(k) || k.as_str() == "proxy-connection");
+    if !present {
+        return;
+    }
     if let Some(named) = connection_named(headers) {
         for name in named {
             headers.remove(&name);

@@ -73,9 +73,15 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
+    // One worker needs no work-stealing scheduler: a single-threaded runtime avoids cross-thread
+    // wake-ups and atomic handoffs on every request.
+    let mut b = if workers == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     b.enable_all();
-    if let Some(n) = workers {
+    if let Some(n) = workers.filter(|n| *n > 1) {
         b.worker_threads(n);
     }
     b.build().context("cannot start the async runtime")
