@@ -11,5 +11,6 @@ mod config;
 mod error_bodies;
 mod failures;
 mod headers;
+mod iac;
 mod proxying;
 mod verify;

@@ -148,7 +148,12 @@ async fn bare_origin_fails_and_the_same_origin_behind_rampart_passes_the_header_
 }
 
 /// (headers the origin sends, Observatory test, expected result, expected modifier)
-type Vector = (&'static [(&'static str, &'static str)], &'static str, &'static str, i64);
+type Vector = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+    i64,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observatory_vectors_give_the_expected_results_and_grades() {

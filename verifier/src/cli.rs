@@ -29,6 +29,131 @@ pub struct Args {
 pub enum Command {
     /// Probe live URLs: Observatory-compatible grade, policy conformance, leaks, certificate.
     Probe(ProbeArgs),
+    /// Audit AWS settings (CloudFront response headers policies and distributions, API
+    /// Gateway gateway responses) against the rampart policy.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write the AWS settings equivalent to a rampart policy.
+    #[command(subcommand)]
+    Emit(EmitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// CloudFormation (JSON/YAML, CDK synth output), Terraform plan/state JSON
+    /// (`terraform show -json`), Terraform *.tf.json, or AWS CLI JSON of the same resources.
+    Iac(AuditIacArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmitCommand {
+    /// A CloudFront response headers policy.
+    Cloudfront(EmitArgs),
+    /// Generic API Gateway gateway responses carrying the policy's security headers.
+    Apigateway(EmitArgs),
+}
+
+/// Which rampart policy AWS settings are held to (default: the strict preset).
+#[derive(Debug, ClapArgs)]
+pub struct PolicyArgs {
+    /// A rampart configuration: its default policy (or --policy NAME).
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// With --config: this named policy (or preset) instead of the default one.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub policy: Option<String>,
+    /// A preset: strict (default), helmet, cloudfront-security-headers, none.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+}
+
+/// A policy chosen by [`PolicyArgs`].
+pub struct ChosenPolicy {
+    pub name: String,
+    pub spec: rampart_config::PolicySpec,
+}
+
+impl PolicyArgs {
+    pub fn resolve(&self) -> Result<ChosenPolicy, String> {
+        match (&self.config, &self.preset) {
+            (Some(path), _) => {
+                let cfg =
+                    Config::load_file(path, &Overrides::default()).map_err(|e| e.to_string())?;
+                let policy = match &self.policy {
+                    Some(name) => cfg.policy(name).cloned().ok_or_else(|| {
+                        let names: Vec<&str> = cfg.policies.keys().map(String::as_str).collect();
+                        format!(
+                            "--policy {name}: no such policy in {} (policies: {})",
+                            path.display(),
+                            names.join(", ")
+                        )
+                    })?,
+                    None => cfg.default_policy.clone(),
+                };
+                Ok(ChosenPolicy {
+                    name: policy.name.clone(),
+                    spec: policy.spec.clone(),
+                })
+            }
+            (None, preset) => {
+                let name = preset
+                    .as_deref()
+                    .unwrap_or(rampart_config::presets::DEFAULT_PRESET);
+                let spec = rampart_config::presets::preset(name).ok_or_else(|| {
+                    format!(
+                        "--preset {name}: choose one of {}",
+                        rampart_config::presets::PRESET_NAMES.join(", ")
+                    )
+                })?;
+                Ok(ChosenPolicy {
+                    name: name.to_owned(),
+                    spec,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AuditIacArgs {
+    /// Templates, plans or configuration files to audit.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+impl AuditIacArgs {
+    pub fn resolve(&self) -> Result<(ChosenPolicy, OutputPlan), String> {
+        Ok((self.policy.resolve()?, self.report.resolve()?))
+    }
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct EmitArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// json (the AWS API/CLI input), cloudformation (YAML template) or terraform (JSON syntax:
+    /// save as *.tf.json).
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    pub format: String,
+    /// Write to a file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl EmitArgs {
+    pub fn resolve(&self) -> Result<(ChosenPolicy, crate::emit::EmitFormat), String> {
+        let format = crate::emit::EmitFormat::parse(&self.format).ok_or_else(|| {
+            format!(
+                "--format {}: choose json, cloudformation or terraform",
+                self.format
+            )
+        })?;
+        Ok((self.policy.resolve()?, format))
+    }
 }
 
 /// Options every reporting command shares.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use rampart_verify::cli::{Args, Command, OutputPlan};
+use rampart_verify::cli::{Args, AuditCommand, Command, EmitArgs, EmitCommand, OutputPlan};
 use rampart_verify::model::Report;
 use rampart_verify::output::{self, Format, RenderOptions};
 use rampart_verify::probe;
@@ -34,7 +34,42 @@ fn run() -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             finish(&report, &out, "probe")
         }
+        Command::Audit(AuditCommand::Iac(a)) => {
+            let (policy, out) = a.resolve().map_err(anyhow::Error::msg)?;
+            let report = rampart_verify::iac::audit_files(&a.files, &policy.spec);
+            finish(&report, &out, "audit iac")
+        }
+        Command::Emit(EmitCommand::Cloudfront(e)) => emit(&e, rampart_verify::emit::cloudfront),
+        Command::Emit(EmitCommand::Apigateway(e)) => emit(&e, rampart_verify::emit::apigateway),
     }
+}
+
+type Emitter = fn(
+    &str,
+    &rampart_config::PolicySpec,
+    rampart_verify::emit::EmitFormat,
+) -> Result<rampart_verify::emit::Emitted, rampart_verify::emit::EmitError>;
+
+/// Writes what an emitter produced; what could not be carried over goes to stderr for JSON
+/// (which has no room for comments; the templates carry them inline).
+fn emit(args: &EmitArgs, emitter: Emitter) -> anyhow::Result<ExitCode> {
+    let (policy, format) = args.resolve().map_err(anyhow::Error::msg)?;
+    let out = emitter(&policy.name, &policy.spec, format)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, &out.text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(out.text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    if format == rampart_verify::emit::EmitFormat::Json {
+        for n in &out.notes {
+            eprintln!("rampart-verify: note: {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes the report and turns it into the exit code: 2 when any target could not be examined,
