@@ -16,6 +16,10 @@
 #   CONNECTIONS=64 THREADS=1 OUT=target/bench ORIGIN_CPU=0 PROXY_CPU=1
 #   TARGETS="origin rampart nginx haproxy" (a subset is fine; ratios show "-")
 #   SCENARIOS_ONLY="json 64k" (subset of scenario names)
+#   DISTURBED_PCT=20 a run during which other processes (or steal) took more than this % of
+#                    a core is disturbed: recorded with kept=0 and re-run, up to
+#                    RETRY_DISTURBED=2 times (the last attempt is kept whatever it shows)
+#   QUIET_WAIT=60    before each run, wait up to this many seconds for other work to stop
 #   FAIL_ON_MISS=1   exit 3 when rampart misses the target on any scenario
 #   SKIP_BUILD=1     do not run cargo build;  KEEP_TMP=1  keep configs and logs
 # As root, missing tools (wrk, nginx, haproxy, curl, headers-more) are installed with
@@ -93,12 +97,13 @@ REPORT=$OUT/load-$STAMP.txt
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rampart-load.XXXXXX")
 chmod 755 "$BENCH_TMP"
 trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
 
 say "rampart load benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(uname -sr)"
 say "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS round(s), ${WARMUP}s warm-up per target and scenario"
+say "rampart-proxy built from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "an unknown revision"): $RAMPART_BIN"
 say "pinning: origin nginx + wrk on CPU $ORIGIN_CPU, proxy under test alone on CPU $PROXY_CPU (taskset)"
 say "versions: $("$RAMPART_BIN" --version 2>/dev/null | head -n1); $(nginx -v 2>&1 | sed 's/.*version: //'); HAProxy $(haproxy -v | awk 'NR==1 {print $3}'); $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}')"
 if [[ -n $NGINX_MORE_MODULE ]]; then
@@ -106,10 +111,7 @@ if [[ -n $NGINX_MORE_MODULE ]]; then
 else
     say "nginx peer: stock directives only (no headers-more: Server stays 'nginx', prefixes not removed)"
 fi
-say "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-if awk '{ exit !($1 > 1.0) }' /proc/loadavg; then
-    say "warning: load average above 1 before the run: other processes compete for both cores, figures will be disturbed (see the loadavg1 column of the TSV)"
-fi
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------------------------------
 # Targets. start_target NAME sets TARGET_PORT; stop_target stops what start_target started.
@@ -292,13 +294,66 @@ cpu_snapshot() { # prints "wall_ns busy_ticks steal_ticks origin_ns proxy_ns chi
     echo "$(date +%s%N) $(stat_ticks) $(runtime_ns "$ORIGIN_PID") $proxy $(children_s)"
 }
 
-printf 'timestamp\tround\tscenario\tpath\ttarget\treq_per_s\tp50_ms\tp99_ms\trequests\tnon2xx\tsocket_errors\tcpu_us_per_req\tother_cpu_pct\tsteal_pct\tloadavg1\n' >"$TSV"
+DISTURBED_PCT=${DISTURBED_PCT:-20}
+RETRY_DISTURBED=${RETRY_DISTURBED:-2}
+QUIET_WAIT=${QUIET_WAIT:-60}
+
+# wait_quiet: with our processes idle, waits until the machine's busy time over one second is
+# at most DISTURBED_PCT of a core (QUIET_WAIT seconds at most).
+wait_quiet() {
+    local waited=0 b0 b1 busy
+    while :; do
+        read -r b0 _ < <(stat_ticks)
+        sleep 1
+        read -r b1 _ < <(stat_ticks)
+        busy=$(((b1 - b0) * 100 / HZ))
+        ((busy <= DISTURBED_PCT)) && return 0
+        ((waited == 0)) && say "   (other work running: ${busy}% of a core; waiting up to ${QUIET_WAIT}s)"
+        waited=$((waited + 1))
+        if ((waited >= QUIET_WAIT)); then
+            say "   (still ${busy}% busy after ${QUIET_WAIT}s: measuring anyway)"
+            return 0
+        fi
+    done
+}
+
+# measure URL OUTFILE TARGET: one wrk run with CPU accounting; sets rps p50 p99 reqs non2xx
+# errs cpu_req other steal.
+measure() {
+    local url=$1 wout=$2 t=$3 w0 b0 s0 o0 p0 c0 w1 b1 s1 o1 p1 c1
+    times >"$BENCH_TMP/times"
+    read -r w0 b0 s0 o0 p0 c0 < <(cpu_snapshot)
+    run_wrk "$DURATION" "$url" "$wout" || {
+        cat "$wout" >&2
+        die "wrk failed on $url"
+    }
+    times >"$BENCH_TMP/times"
+    read -r w1 b1 s1 o1 p1 c1 < <(cpu_snapshot)
+    read -r rps p50 p99 reqs non2xx errs < <(parse_wrk "$wout") || {
+        cat "$wout" >&2
+        die "cannot parse wrk output for $url"
+    }
+    read -r cpu_req other steal < <(awk -v w="$((w1 - w0))" -v b="$((b1 - b0))" \
+        -v st="$((s1 - s0))" -v o="$((o1 - o0))" -v p="$((p1 - p0))" -v c0="$c0" -v c1="$c1" \
+        -v hz="$HZ" -v n="$reqs" -v proxied="$([[ $t == origin ]] && echo 0 || echo 1)" 'BEGIN {
+            wall = w / 1e9
+            ours = (o + p) / 1e9 + (c1 - c0)
+            other = (b / hz - ours) / wall * 100
+            if (other < 0) other = 0
+            target_ns = proxied ? p : o
+            printf "%.2f %.1f %.1f\n", (n > 0 ? target_ns / 1000 / n : 0), other, st / hz / wall * 100
+        }')
+}
+
+printf 'timestamp\tround\tattempt\tkept\tscenario\tpath\ttarget\treq_per_s\tp50_ms\tp99_ms\trequests\tnon2xx\tsocket_errors\tcpu_us_per_req\tother_cpu_pct\tsteal_pct\tloadavg1\n' >"$TSV"
 
 say ""
 say "== measuring: $ROUNDS round(s) x ${#TARGETS[@]} target(s) x ${#SCENARIOS[@]} scenario(s) x ${DURATION}s"
 say "   cpu µs/req: CPU time of the target (the proxy; for origin, the origin) per request."
-say "   other: CPU time of processes this script did not start, plus steal, in % of one core."
+say "   other: CPU time of processes this script did not start, plus steal, in % of one core;"
+say "   above ${DISTURBED_PCT}% the run is disturbed and re-run (up to $RETRY_DISTURBED times)."
 ntargets=${#TARGETS[@]}
+retries=0
 for ((round = 1; round <= ROUNDS; round++)); do
     # Rotate the target order each round so that no target always runs first or last.
     for ((k = 0; k < ntargets; k++)); do
@@ -307,45 +362,36 @@ for ((round = 1; round <= ROUNDS; round++)); do
         for row in "${SCENARIOS[@]}"; do
             IFS='|' read -r scen path _ <<<"$row"
             url="http://127.0.0.1:$TARGET_PORT$path"
-            wout=$BENCH_TMP/wrk.$round.$t.$scen.txt
-            if ((WARMUP > 0)); then
-                run_wrk "$WARMUP" "$url" "$wout.warmup" || die "wrk warm-up failed on $url"
-            fi
-            times >"$BENCH_TMP/times"
-            read -r w0 b0 s0 o0 p0 c0 < <(cpu_snapshot)
-            run_wrk "$DURATION" "$url" "$wout" || {
-                cat "$wout" >&2
-                die "wrk failed on $url"
-            }
-            times >"$BENCH_TMP/times"
-            read -r w1 b1 s1 o1 p1 c1 < <(cpu_snapshot)
-            read -r rps p50 p99 reqs non2xx errs < <(parse_wrk "$wout") || {
-                cat "$wout" >&2
-                die "cannot parse wrk output for $url"
-            }
-            read -r cpu_req other steal < <(awk -v w="$((w1 - w0))" -v b="$((b1 - b0))" \
-                -v st="$((s1 - s0))" -v o="$((o1 - o0))" -v p="$((p1 - p0))" -v c0="$c0" -v c1="$c1" \
-                -v hz="$HZ" -v n="$reqs" -v proxied="$([[ $t == origin ]] && echo 0 || echo 1)" 'BEGIN {
-                    wall = w / 1e9
-                    ours = (o + p) / 1e9 + (c1 - c0)
-                    other = (b / hz - ours) / wall * 100
-                    if (other < 0) other = 0
-                    target_ns = proxied ? p : o
-                    printf "%.2f %.1f %.1f\n", (n > 0 ? target_ns / 1000 / n : 0), other, st / hz / wall * 100
-                }')
-            load1=$(cut -d' ' -f1 /proc/loadavg)
-            printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
-                "$round" "$scen" "$path" "$t" "$rps" "$p50" "$p99" "$reqs" "$non2xx" "$errs" \
-                "$cpu_req" "$other" "$steal" "$load1" >>"$TSV"
-            note=""
-            ((errs > 0)) && note="  socket errors: $errs"
-            say "$(printf '   round %d  %-8s %-10s %8.0f req/s  p99 %7.3f ms  cpu %6.1f µs/req  other %5.1f%%%s' \
-                "$round" "$t" "$scen" "$rps" "$p99" "$cpu_req" "$(awk -v a="$other" -v b="$steal" 'BEGIN { print a + b }')" "$note")"
+            for ((attempt = 1; ; attempt++)); do
+                wout=$BENCH_TMP/wrk.$round.$t.$scen.$attempt.txt
+                wait_quiet
+                if ((WARMUP > 0)); then
+                    run_wrk "$WARMUP" "$url" "$wout.warmup" || die "wrk warm-up failed on $url"
+                fi
+                measure "$url" "$wout" "$t"
+                noise=$(awk -v a="$other" -v b="$steal" 'BEGIN { print a + b }')
+                kept=1
+                if awk -v n="$noise" -v lim="$DISTURBED_PCT" 'BEGIN { exit !(n > lim) }' &&
+                    ((attempt <= RETRY_DISTURBED)); then
+                    kept=0
+                fi
+                printf '%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+                    "$(date -u +%FT%TZ)" "$round" "$attempt" "$kept" "$scen" "$path" "$t" "$rps" \
+                    "$p50" "$p99" "$reqs" "$non2xx" "$errs" "$cpu_req" "$other" "$steal" \
+                    "$(cut -d' ' -f1 /proc/loadavg)" >>"$TSV"
+                note=""
+                ((errs > 0)) && note="  socket errors: $errs"
+                ((kept == 0)) && note="$note  disturbed: re-running"
+                say "$(printf '   round %d  %-8s %-10s %8.0f req/s  p99 %7.3f ms  cpu %6.1f µs/req  other %5.1f%%%s' \
+                    "$round" "$t" "$scen" "$rps" "$p99" "$cpu_req" "$noise" "$note")"
+                ((kept == 1)) && break
+                retries=$((retries + 1))
+            done
         done
         stop_target
     done
 done
-say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); disturbed runs re-run: $retries"
 
 # ---------------------------------------------------------------------------------------
 # Summary: medians per (scenario, target), ratios, verdict.
@@ -354,7 +400,7 @@ say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() {
     awk -F'\t' -v s="$1" -v t="$2" -v c="$3" '
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $col["scenario"] == s && $col["target"] == t { v[n++] = $col[c] + 0 }
+        $col["kept"] == 1 && $col["scenario"] == s && $col["target"] == t { v[n++] = $col[c] + 0 }
         END {
             if (n == 0) exit
             for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
@@ -370,12 +416,12 @@ ratio() { # ratio A B -> "A/B" as 0.00x, or "-"
     fi
 }
 
-# disturbed SCENARIO TARGET: how many of its runs had other+steal above DISTURBED_PCT.
-DISTURBED_PCT=${DISTURBED_PCT:-20}
+# disturbed SCENARIO TARGET: how many of its kept runs had other+steal above DISTURBED_PCT
+# (those whose retries were all disturbed too).
 disturbed() {
     awk -F'\t' -v s="$1" -v t="$2" -v lim="$DISTURBED_PCT" '
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        $col["scenario"] == s && $col["target"] == t && $col["other_cpu_pct"] + $col["steal_pct"] > lim { n++ }
+        $col["kept"] == 1 && $col["scenario"] == s && $col["target"] == t && $col["other_cpu_pct"] + $col["steal_pct"] > lim { n++ }
         END { print n + 0 }' "$TSV"
 }
 
@@ -428,7 +474,7 @@ for row in "${SCENARIOS[@]}"; do
 done
 if ((total_disturbed > 0)); then
     say ""
-    say "warning: $total_disturbed run(s) shared the machine with other work (other+steal > ${DISTURBED_PCT}% of a core, see the TSV); req/s and p99 of those are low, cpu µs/req is the steadier figure"
+    say "warning: $total_disturbed kept run(s) shared the machine with other work even after $RETRY_DISTURBED retries (other+steal > ${DISTURBED_PCT}% of a core, see the TSV); their req/s and p99 are low, cpu µs/req is the steadier figure"
 fi
 say ""
 say "raw results: $TSV"

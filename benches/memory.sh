@@ -72,13 +72,14 @@ TSV=$OUT/memory-$STAMP.tsv
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rampart-memory.XXXXXX")
 chmod 755 "$BENCH_TMP"
 trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 say() { printf '%s\n' "$*" | tee -a "$OUT/memory-$STAMP.txt"; }
 
 say "rampart memory benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(uname -sr)"
+say "rampart-proxy built from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "an unknown revision"): $RAMPART_BIN"
 say "$CONNS idle keep-alive connections per proxy, one request each; ulimit -n $NOFILE"
-say "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 start_origin
 
 # established PORT: client-side sockets in ESTABLISHED state towards PORT.
