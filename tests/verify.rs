@@ -690,3 +690,58 @@ async fn many_urls_are_reported_in_the_given_order() {
     );
     assert_eq!(v["version"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_close_to_expiry_is_reported() {
+    let origin = TestOrigin::start().await;
+    let ca = crate::support::tls::TestCa::with_leaf_expiring_in(10);
+    let front = crate::support::tls::tls_front(&ca, origin.addr()).await;
+    let dir = TempDir::new();
+    let ca_file = ca.write_ca(&dir);
+    let url = format!("https://localhost:{}/", front.port());
+    let run = verify(&[
+        "probe",
+        &url,
+        "--format",
+        "json",
+        "--no-error-probes",
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ])
+    .await;
+    let t = &run.json()["targets"][0];
+    let f = t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "transport/certificate")
+        .unwrap_or_else(|| panic!("no certificate finding: {t}"));
+    assert_eq!(f["id"], "certificate-expires-soon");
+    assert_eq!(f["severity"], "medium");
+    assert!(
+        f["title"].as_str().unwrap().contains("expires in 9 day")
+            || f["title"].as_str().unwrap().contains("expires in 10 day"),
+        "{f}"
+    );
+
+    // Without the CA and with --insecure, the untrusted certificate is a finding, not an error.
+    let run = verify(&[
+        "probe",
+        &url,
+        "--format",
+        "json",
+        "--no-error-probes",
+        "--insecure",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let t = &run.json()["targets"][0];
+    assert!(
+        t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "certificate-untrusted"),
+        "{t}"
+    );
+}

@@ -20,6 +20,15 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn new() -> TestCa {
+        TestCa::build(None)
+    }
+
+    /// A CA whose server certificate expires `days` days from today (for expiry checks).
+    pub fn with_leaf_expiring_in(days: i64) -> TestCa {
+        TestCa::build(Some(days))
+    }
+
+    fn build(expiry_days: Option<i64>) -> TestCa {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -30,8 +39,16 @@ impl TestCa {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params =
+        let mut leaf_params =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        if let Some(days) = expiry_days {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let (y, m, d) = civil_from_days(now / 86_400 + days);
+            leaf_params.not_after = rcgen::date_time_ymd(y, m, d);
+        }
         let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
         TestCa {
             ca_pem: ca_cert.pem(),
@@ -72,4 +89,18 @@ pub async fn tls_front(ca: &TestCa, backend: SocketAddr) -> SocketAddr {
         }
     });
     addr
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil-from-days).
+fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m as u8, d as u8)
 }
