@@ -3,25 +3,13 @@
 //! audit, output shapes, exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::bin::verify_bin;
+use crate::support::bin::{VerifyRun, run_verify};
 use crate::support::temp::TempDir;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
+type Run = VerifyRun;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/iac")
@@ -29,16 +17,7 @@ fn fixtures() -> PathBuf {
 
 /// Runs the verifier in `dir`, so targets are named by the relative file names given.
 fn verify_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(verify_bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_verify(Some(dir), args)
 }
 
 /// `audit iac FILES --format json` over the fixtures, with extra arguments.

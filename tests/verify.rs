@@ -3,39 +3,21 @@
 
 use serde_json::Value;
 
-use crate::support::bin::verify_bin;
+use crate::support::bin::{VerifyRun, run_verify};
 use crate::support::temp::TempDir;
 use crate::support::*;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
+type Run = VerifyRun;
 
 async fn verify(args: &[&str]) -> Run {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     // A blocking wait on its own thread: the origin serving the probe runs on this runtime.
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(verify_bin())
-            .args(&args)
-            .output()
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_verify(None, &args)
     })
     .await
     .unwrap()
-    .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// The probe's JSON for one URL (error probes off unless asked).

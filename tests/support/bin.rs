@@ -221,3 +221,32 @@ impl Drop for ProxyProcess {
         let _ = self.child.wait();
     }
 }
+
+/// What one run of the verifier binary produced.
+pub struct VerifyRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl VerifyRun {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs `rampart-verify ARGS` in `dir` (or the current directory) to completion.
+pub fn run_verify(dir: Option<&std::path::Path>, args: &[&str]) -> VerifyRun {
+    let mut cmd = Command::new(verify_bin());
+    cmd.args(args);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().unwrap();
+    VerifyRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

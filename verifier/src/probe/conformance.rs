@@ -3,6 +3,7 @@
 
 use rampart_config::{HeaderPolicy, HstsSpec, Mode, ServerSpec, TypedHeader};
 
+use crate::aws::strength;
 use crate::model::{Category, Check, Finding, Severity, TargetReport};
 use crate::observatory::csp;
 
@@ -262,118 +263,29 @@ fn hsts_problem(want: &HstsSpec, got: &[&str]) -> Option<(String, String)> {
 }
 
 /// Why the observed values are weaker than `want`, or `None` when they are at least as strong.
+/// The ranking itself is shared with the AWS audits (configured values are judged the same way).
 fn weaker(t: TypedHeader, want: &str, got: &[&str]) -> Option<String> {
-    if got.len() > 1
-        && t != TypedHeader::ContentSecurityPolicy
-        && t != TypedHeader::ContentSecurityPolicyReportOnly
-    {
+    let is_csp = matches!(
+        t,
+        TypedHeader::ContentSecurityPolicy | TypedHeader::ContentSecurityPolicyReportOnly
+    );
+    if got.len() > 1 && !is_csp {
         return Some("sent more than once".to_owned());
     }
-    let g = got[0].trim();
-    let rank = |order: &[&str], v: &str| {
-        order
-            .iter()
-            .position(|o| o.eq_ignore_ascii_case(v.split(';').next().unwrap_or(v).trim()))
-    };
-    let at_least = |order: &[&str]| match (rank(order, g), rank(order, want)) {
-        (Some(a), Some(b)) if a <= b => None,
-        (None, _) => Some(format!("{g:?} is not a recognised value")),
-        _ => Some(format!("{g} is weaker than {want}")),
-    };
-    match t {
-        TypedHeader::ContentSecurityPolicy | TypedHeader::ContentSecurityPolicyReportOnly => {
-            let want_p = csp::parse(want).ok()?;
-            match csp::parse_all(got) {
-                Ok(p) if csp::at_least_as_strict(&p, &want_p) => None,
-                Ok(_) => Some("less strict than the policy's CSP".to_owned()),
-                Err(e) => Some(format!("invalid: {e}")),
-            }
-        }
-        TypedHeader::XFrameOptions => at_least(&["DENY", "SAMEORIGIN"]),
-        TypedHeader::XContentTypeOptions => {
-            (!g.eq_ignore_ascii_case("nosniff")).then(|| format!("{g:?} is not nosniff"))
-        }
-        TypedHeader::ReferrerPolicy => {
-            // The last recognised token is the one browsers apply.
-            let last = g.split(',').map(str::trim).rev().find(|v| {
-                rampart_config::values::REFERRER_POLICIES.contains(&v.to_ascii_lowercase().as_str())
-            });
-            let order = [
-                "no-referrer",
-                "same-origin",
-                "strict-origin",
-                "strict-origin-when-cross-origin",
-                "origin",
-                "origin-when-cross-origin",
-                "no-referrer-when-downgrade",
-                "unsafe-url",
-            ];
-            match last {
-                Some(v) => match (
-                    rank(&order, v),
-                    rank(&order, want.split(',').next_back().unwrap_or(want)),
-                ) {
-                    (Some(a), Some(b)) if a <= b => None,
-                    _ => Some(format!("{v} is weaker than {want}")),
-                },
-                None => Some(format!("{g:?} is not a valid referrer policy")),
-            }
-        }
-        TypedHeader::PermissionsPolicy => permissions_weaker(want, g),
-        TypedHeader::CrossOriginOpenerPolicy => at_least(&[
-            "same-origin",
-            "noopener-allow-popups",
-            "same-origin-allow-popups",
-            "unsafe-none",
-        ]),
-        TypedHeader::CrossOriginResourcePolicy => {
-            at_least(&["same-origin", "same-site", "cross-origin"])
-        }
-        TypedHeader::CrossOriginEmbedderPolicy => {
-            at_least(&["require-corp", "credentialless", "unsafe-none"])
-        }
-        TypedHeader::XPermittedCrossDomainPolicies => at_least(&[
-            "none",
-            "master-only",
-            "by-content-type",
-            "by-ftp-filename",
-            "all",
-        ]),
-        TypedHeader::XXssProtection => {
-            let norm = |v: &str| {
-                v.chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect::<String>()
-                    .to_ascii_lowercase()
-            };
-            (norm(g) != norm(want)).then(|| format!("{g:?} instead of {want:?}"))
-        }
-    }
-}
-
-/// Every feature the policy restricts must be at least as restricted in the observed header.
-fn permissions_weaker(want: &str, got: &str) -> Option<String> {
-    let parse = |v: &str| -> Vec<(String, String)> {
-        v.split(',')
-            .filter_map(|item| item.split_once('='))
-            .map(|(f, a)| (f.trim().to_ascii_lowercase(), a.trim().to_ascii_lowercase()))
-            .collect()
-    };
-    let observed = parse(got);
-    let mut looser = Vec::new();
-    for (feature, allow) in parse(want) {
-        let strength = |a: &str| match a {
-            "()" => 0,
-            "(self)" | "self" => 1,
-            _ => 2,
+    if is_csp && got.len() > 1 {
+        // Several CSP headers all apply: judge their intersection.
+        let want_p = csp::parse(want).ok()?;
+        return match csp::parse_all(got) {
+            Ok(p) if csp::at_least_as_strict(&p, &want_p) => None,
+            Ok(_) => Some("less strict than the policy's CSP".to_owned()),
+            Err(e) => Some(format!("invalid: {e}")),
         };
-        match observed.iter().find(|(f, _)| *f == feature) {
-            Some((_, a)) if strength(a) <= strength(&allow) => {}
-            Some((_, a)) => looser.push(format!("{feature}={a}")),
-            None => looser.push(format!("{feature} unrestricted")),
-        }
     }
-    (!looser.is_empty()).then(|| looser.join(", "))
+    strength::weaker(
+        t.header_name(),
+        want,
+        got.first().copied().unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -420,14 +332,33 @@ mod tests {
 
     #[test]
     fn permissions_policy_must_restrict_each_feature() {
+        let pp = TypedHeader::PermissionsPolicy;
         assert!(
-            permissions_weaker("camera=(), geolocation=(self)", "camera=(), geolocation=()")
-                .is_none()
+            weaker(
+                pp,
+                "camera=(), geolocation=(self)",
+                &["camera=(), geolocation=()"]
+            )
+            .is_none()
         );
         assert_eq!(
-            permissions_weaker("camera=()", "geolocation=()").as_deref(),
+            weaker(pp, "camera=()", &["geolocation=()"]).as_deref(),
             Some("camera unrestricted")
         );
-        assert!(permissions_weaker("camera=()", "camera=*").is_some());
+        assert!(weaker(pp, "camera=()", &["camera=*"]).is_some());
+    }
+
+    #[test]
+    fn several_csp_headers_are_judged_together() {
+        let csp = TypedHeader::ContentSecurityPolicy;
+        assert!(
+            weaker(
+                csp,
+                "default-src 'self'",
+                &["default-src *", "default-src 'self'"]
+            )
+            .is_none()
+        );
+        assert!(weaker(csp, "default-src 'self'", &["default-src *"]).is_some());
     }
 }
