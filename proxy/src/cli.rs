@@ -10,7 +10,7 @@ use rampart_config::Overrides;
 #[command(
     name = "rampart-proxy",
     version,
-    about = "Security-hardening reverse proxy: adds security headers, strips leaky ones, on every response",
+    about = "Security-hardening reverse proxy: adds security headers, strips leaky ones and replaces verbose error bodies, on every response",
     after_help = "Examples:\n  rampart-proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:3000\n  rampart-proxy --config rampart.toml\n  rampart-proxy check --config rampart.toml\n  rampart-proxy --demo"
 )]
 pub struct Args {
