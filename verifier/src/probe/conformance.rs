@@ -194,15 +194,15 @@ fn finding(
     evidence: String,
     remediation: String,
 ) -> Finding {
-    Finding {
-        id: id.to_owned(),
-        check: check.to_owned(),
-        category: Category::Policy,
+    crate::aws::finding(
+        check,
+        id,
+        Category::Policy,
         severity,
         title,
         evidence,
         remediation,
-    }
+    )
 }
 
 fn severity_for(t: TypedHeader) -> Severity {
