@@ -315,3 +315,59 @@ fn truncated(original: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_original_is_bounded_and_printable() {
+        let mut body = b"line one\n\x1b[31mred\x07".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 5000));
+        let t = truncated(&body);
+        assert!(t.starts_with("line one\n.[31mred."), "{t}");
+        assert!(t.ends_with("... (5018 bytes)"), "{t}");
+        assert!(t.len() < 1100);
+    }
+
+    #[test]
+    fn replacement_drops_body_headers_and_keeps_client_ones() {
+        let mut head = Response::new(());
+        *head.status_mut() = StatusCode::UNAUTHORIZED;
+        for (n, v) in [
+            ("content-encoding", "gzip"),
+            ("etag", "\"1\""),
+            ("content-md5", "x"),
+            ("x-amzn-errortype", "UnauthorizedException"),
+            ("www-authenticate", "Bearer"),
+            ("set-cookie", "a=b"),
+        ] {
+            head.headers_mut().insert(n, HeaderValue::from_static(v));
+        }
+        let m = Meta {
+            policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),
+            flavor: Flavor::Json,
+            head: false,
+            request_id: Some("r1".to_owned()),
+        };
+        let res = replace(head, &m, "test", None);
+        let h = res.headers();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        for gone in [
+            "content-encoding",
+            "etag",
+            "content-md5",
+            "x-amzn-errortype",
+        ] {
+            assert!(!h.contains_key(gone), "{gone}");
+        }
+        assert_eq!(h["www-authenticate"], "Bearer");
+        assert_eq!(h["set-cookie"], "a=b");
+        assert_eq!(h["x-request-id"], "r1");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(
+            res.extensions().get::<BodyReplaced>().map(|b| b.0.as_str()),
+            Some("test")
+        );
+    }
+}

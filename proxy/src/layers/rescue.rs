@@ -164,3 +164,82 @@ pub fn generic_response(
 /// Marks a response the proxy wrote itself: already generic, nothing to inspect.
 #[derive(Debug, Clone, Copy)]
 pub struct ProxyGenerated;
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    use tower::service_fn;
+
+    use super::*;
+
+    async fn rescued(err: fn() -> ProxyError, req: Request<()>) -> Response<ResponseBody> {
+        let svc = RescueLayer.layer(service_fn(move |_req: Request<()>| async move {
+            Err::<Response<ResponseBody>, _>(err())
+        }));
+        svc.oneshot(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn errors_are_classified_by_source() {
+        for (err, status) in [
+            (|| ProxyError::NoRoute, 404),
+            (
+                || ProxyError::UpstreamTimeout(std::time::Duration::from_secs(1)),
+                504,
+            ),
+            (
+                || {
+                    ProxyError::UpstreamConnect(
+                        "connection refused (os error 111) to 10.0.0.7:8080".into(),
+                    )
+                },
+                502,
+            ),
+            (|| ProxyError::Downstream("client went away".into()), 400),
+            (|| ProxyError::Internal("bug".into()), 500),
+        ] as [(fn() -> ProxyError, u16); 5]
+        {
+            let res = rescued(err, Request::new(())).await;
+            assert_eq!(res.status().as_u16(), status);
+            assert!(res.extensions().get::<ProxyGenerated>().is_some());
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                !text.contains("10.0.0.7") && !text.contains("os error"),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn head_gets_no_body_but_the_length_of_one() {
+        let req = Request::builder()
+            .method(Method::HEAD)
+            .header("x-request-id", "abc-1")
+            .body(())
+            .unwrap();
+        let res = rescued(|| ProxyError::NoRoute, req).await;
+        assert_eq!(res.headers()["x-request-id"], "abc-1");
+        let expected = generic::render(StatusCode::NOT_FOUND, Flavor::Json, Some("abc-1")).len();
+        assert_eq!(res.headers()[CONTENT_LENGTH], expected.to_string().as_str());
+        assert!(
+            res.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn successes_pass_untouched() {
+        let svc = RescueLayer.layer(service_fn(|_req: Request<()>| async {
+            Ok::<_, ProxyError>(Response::new(ResponseBody::full("fine")))
+        }));
+        let res = svc.oneshot(Request::new(())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.extensions().get::<ProxyGenerated>().is_none());
+    }
+}
