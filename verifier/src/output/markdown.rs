@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Counts, RenderOptions};
+use super::{Counts, RenderOptions, plural};
 use crate::model::{Report, TargetReport};
 
 pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
@@ -17,11 +17,7 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "## rampart-verify {}\n", cell(command));
     }
 
-    let total = report
-        .targets
-        .iter()
-        .map(Counts::of)
-        .fold(Counts::default(), Counts::add);
+    let total = Counts::of_report(report);
     let errors = report.targets.iter().filter(|t| t.error.is_some()).count();
     let _ = write!(
         out,
@@ -206,8 +202,4 @@ fn signed(n: i32) -> String {
     } else {
         n.to_string()
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -99,6 +99,15 @@ impl Counts {
         counts
     }
 
+    /// Counts over every target of a report, for the summary lines.
+    fn of_report(report: &crate::model::Report) -> Counts {
+        report
+            .targets
+            .iter()
+            .map(Counts::of)
+            .fold(Counts::default(), Counts::add)
+    }
+
     fn add(self, other: Counts) -> Counts {
         Counts {
             high: self.high + other.high,
@@ -111,4 +120,9 @@ impl Counts {
     fn total(self) -> usize {
         self.high + self.medium + self.low + self.info
     }
+}
+
+/// "s" for any count but one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

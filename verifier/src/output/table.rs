@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Counts, RenderOptions};
+use super::{Counts, RenderOptions, plural};
 use crate::model::{Report, Severity, TargetReport};
 
 const RESET: &str = "\x1b[0m";
@@ -25,17 +25,13 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
         out.push('\n');
     }
 
-    let total = report
-        .targets
-        .iter()
-        .map(Counts::of)
-        .fold(Counts::default(), Counts::add);
+    let total = Counts::of_report(report);
     let errors = report.targets.iter().filter(|t| t.error.is_some()).count();
     let _ = write!(
         out,
         "Summary: {} target{}, {} high, {} medium, {} low, {} info",
         report.targets.len(),
-        if report.targets.len() == 1 { "" } else { "s" },
+        plural(report.targets.len()),
         total.high,
         total.medium,
         total.low,
