@@ -26,6 +26,28 @@ fi
 echo "== SARIF schema"
 bash verifier/tests/fetch-sarif-schema.sh
 
+# moto (the AWS emulator the audit tests run as a real server) and kubernetes-validate live in a
+# venv under target/, rebuilt only when tests/requirements.txt changes. Tests find it through
+# RAMPART_TEST_VENV.
+if ! need python3; then
+    echo "tests/run.sh: python3 (with the venv module) is needed for moto and kubernetes-validate" >&2
+    exit 2
+fi
+venv="$PWD/target/test-venv"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== Python test venv ($venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || {
+        echo "tests/run.sh: python3 -m venv failed (apt-get install -y python3-venv)" >&2
+        exit 2
+    }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+    echo "$want" >"$stamp"
+fi
+export RAMPART_TEST_VENV="$venv"
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
