@@ -13,4 +13,5 @@ mod failures;
 mod headers;
 mod iac;
 mod proxying;
+mod tls;
 mod verify;

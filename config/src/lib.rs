@@ -22,5 +22,5 @@ pub use policy::{
     HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, RemoveSet, ServerAction,
     ServerSpec, TypedHeader,
 };
-pub use route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
-pub use settings::{Limits, LogFormat, ServerSettings, Timeouts};
+pub use route::{ClientCert, HostHeader, HostMatch, Route, RouteTable, Upstream};
+pub use settings::{CertificateSource, Limits, LogFormat, ServerSettings, Timeouts, TlsSettings};

@@ -27,6 +27,8 @@ use crate::route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
 use crate::settings::{LogFormat, ServerSettings};
 use crate::values;
 
+mod tls;
+
 /// A validated configuration: what the proxy runs and what the verifier expects.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,6 +51,12 @@ pub struct Overrides {
     pub preset: Option<String>,
     /// Replaces the file's routes with one catch-all route to this URL.
     pub upstream: Option<String>,
+    /// `--tls-cert` and `--tls-key`: one certificate replacing the file's list (paths as given,
+    /// relative to the working directory).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--redirect-http`: the plain-HTTP redirect listener's address.
+    pub redirect_http: Option<SocketAddr>,
 }
 
 const CLI: &str = "<command line>";
@@ -381,6 +389,8 @@ impl Loader<'_> {
                 s.workers = Some(w);
             }
         }
+        // Last: the redirect listener is checked against the final listen address.
+        self.listener_tls(r, o, &mut s);
         s
     }
 
@@ -869,6 +879,7 @@ impl Loader<'_> {
                         authority,
                         url: url.clone(),
                         ca_file: None,
+                        client_cert: None,
                     },
                     policy: default.clone(),
                     host_header: HostHeader::Preserve,
@@ -951,6 +962,7 @@ impl Loader<'_> {
                     authority,
                     url: r.upstream.get_ref().clone(),
                     ca_file: None,
+                    client_cert: None,
                 }),
                 Err(m) => {
                     self.err(span(&r.upstream), format!("{f}.upstream"), m);
@@ -1011,6 +1023,7 @@ impl Loader<'_> {
                     Some(p)
                 }
             });
+            let client_cert = self.client_cert(&f, r, upstream.as_ref().map(Upstream::is_https));
             if let Some(dup) = out
                 .iter()
                 .find(|o| o.host == host && o.path_prefix == path_prefix)
@@ -1041,6 +1054,7 @@ impl Loader<'_> {
             };
             if let (true, Some(mut upstream)) = (self.errors.len() == before, upstream) {
                 upstream.ca_file = ca_file;
+                upstream.client_cert = client_cert;
                 out.push(Route {
                     name,
                     host,

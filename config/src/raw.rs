@@ -31,6 +31,31 @@ pub struct RawServer {
     pub timeouts: RawTimeouts,
     #[serde(default)]
     pub limits: RawLimits,
+    /// A plain-HTTP listener that redirects every request to the HTTPS one.
+    pub redirect_http: Option<Spanned<String>>,
+    /// The port in the redirect's Location when it is not the HTTPS listener's own (a port
+    /// mapping in front of the proxy).
+    pub redirect_https_port: Option<Spanned<u16>>,
+    pub tls: Option<Spanned<RawTls>>,
+}
+
+/// `[server.tls]`: the main listener terminates TLS with these certificates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub certificates: Vec<Spanned<RawCertificate>>,
+    pub reload_interval: Option<Spanned<String>>,
+}
+
+/// One certificate chain and its key (PEM paths), and the server names it answers for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertificate {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+    pub sni: Option<Vec<Spanned<String>>>,
+    pub default: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +184,9 @@ pub struct RawRoute {
     pub preserve_host: Option<bool>,
     pub host_rewrite: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
+    /// A client certificate chain and key (PEM) presented to an HTTPS upstream (mTLS).
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
     /// Overrides the policy's error-body mode for this route.
     pub error_bodies: Option<Spanned<String>>,
 }

@@ -68,6 +68,15 @@ pub struct Upstream {
     pub url: String,
     /// A CA bundle to trust instead of the webpki roots (HTTPS upstreams only).
     pub ca_file: Option<PathBuf>,
+    /// A client certificate presented to the upstream (mTLS; HTTPS upstreams only).
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate chain and its key, as PEM file paths.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Upstream {
@@ -176,6 +185,7 @@ mod tests {
                 authority: Authority::from_static("127.0.0.1:1"),
                 url: "http://127.0.0.1:1".into(),
                 ca_file: None,
+                client_cert: None,
             },
             policy: Arc::new(HeaderPolicy::compile("none", PolicySpec::empty()).unwrap()),
             host_header: HostHeader::Preserve,

@@ -1,6 +1,7 @@
 //! Listener, timeouts and limits: everything about how the proxy runs rather than what it sends.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -65,6 +66,39 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    /// The listener terminates TLS with these certificates; `None` serves plain HTTP (and h2c).
+    pub tls: Option<TlsSettings>,
+    /// A plain-HTTP listener answering every request with a 308 to the HTTPS listener.
+    pub redirect_http: Option<SocketAddr>,
+    /// The port redirects name; `None` means the HTTPS listener's own port (left out when 443).
+    pub redirect_https_port: Option<u16>,
+}
+
+/// Certificates for the TLS listener. Only paths: the proxy reads and re-reads the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// In configuration order; never empty.
+    pub certificates: Vec<CertificateSource>,
+    /// Index into `certificates` of the one served when the client's SNI names none of them
+    /// (or sends no SNI, e.g. when connecting by IP address).
+    pub default: usize,
+    /// How often the files are checked for changes; `None` checks only on SIGHUP.
+    pub reload_interval: Option<Duration>,
+}
+
+impl TlsSettings {
+    pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+}
+
+/// One certificate chain and key, as PEM file paths.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertificateSource {
+    /// The chain, leaf first.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Server names (lowercase, `*.example.com` allowed) this certificate answers for; empty
+    /// means the DNS names of the certificate itself.
+    pub sni: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -77,6 +111,9 @@ impl Default for ServerSettings {
             log_format: LogFormat::Text,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            tls: None,
+            redirect_http: None,
+            redirect_https_port: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use rampart_config::Overrides;
     name = "rampart-proxy",
     version,
     about = "Security-hardening reverse proxy: adds security headers, strips leaky ones and replaces verbose error bodies, on every response",
-    after_help = "Examples:\n  rampart-proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:3000\n  rampart-proxy --config rampart.toml\n  rampart-proxy check --config rampart.toml\n  rampart-proxy --demo"
+    after_help = "Examples:\n  rampart-proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:3000\n  rampart-proxy --listen 0.0.0.0:443 --tls-cert site.pem --tls-key site.key --redirect-http 0.0.0.0:80 --upstream http://app:3000\n  rampart-proxy --config rampart.toml\n  rampart-proxy check --config rampart.toml\n  rampart-proxy --demo"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -37,8 +37,21 @@ pub struct Args {
     #[arg(long, global = true, value_name = "N")]
     pub workers: Option<usize>,
 
+    /// Terminate TLS with this PEM certificate chain (leaf first); replaces the file's
+    /// [server.tls] certificates. Needs --tls-key.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Also listen for plain HTTP here and answer every request with a 308 to the https URL.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub redirect_http: Option<SocketAddr>,
+
     /// Start a deliberately leaky origin with the proxy in front and print curl commands.
-    #[arg(long, conflicts_with_all = ["config", "upstream"])]
+    #[arg(long, conflicts_with_all = ["config", "upstream", "tls_cert", "redirect_http"])]
     pub demo: bool,
 }
 
@@ -72,6 +85,9 @@ impl Args {
             workers: self.workers,
             preset: self.preset,
             upstream: self.upstream,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            redirect_http: self.redirect_http,
         };
         match (self.command, self.demo) {
             (Some(Command::Check), _) => Plan::Check {

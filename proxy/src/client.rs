@@ -10,10 +10,13 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rampart_config::{Config, Route};
+use rampart_config::{ClientCert, Config, Route};
 use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::tls::PemError;
+use crate::tls::pem::{chain_from, key_from};
 
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Incoming>;
 
@@ -27,17 +30,42 @@ pub enum ClientError {
     },
     #[error("{path}: the CA bundle holds no usable certificate")]
     CaEmpty { path: PathBuf },
+    #[error("cannot load the upstream client certificate: {0}")]
+    ClientCert(#[from] PemError),
+    #[error("{cert}: the upstream client certificate cannot be used: {source}")]
+    ClientCertRejected {
+        cert: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
 }
 
 /// The clients for one configuration: a shared one trusting the webpki roots, and one per
-/// custom CA bundle.
+/// custom CA bundle and client certificate (mTLS) combination.
 #[derive(Clone)]
 pub struct Upstreams {
     key: ClientKey,
     default: HttpClient,
-    by_ca: HashMap<PathBuf, HttpClient>,
+    by_tls: HashMap<TlsKey, HttpClient>,
+}
+
+/// What an upstream's TLS needs beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TlsKey {
+    ca_file: Option<PathBuf>,
+    client_cert: Option<ClientCert>,
+}
+
+impl TlsKey {
+    fn of(route: &Route) -> Option<TlsKey> {
+        let u = &route.upstream;
+        (u.ca_file.is_some() || u.client_cert.is_some()).then(|| TlsKey {
+            ca_file: u.ca_file.clone(),
+            client_cert: u.client_cert.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,33 +85,36 @@ impl Upstreams {
         let reuse = previous.filter(|p| p.key == key);
         let default = match reuse {
             Some(p) => p.default.clone(),
-            None => build_client(key, webpki_roots())?,
+            None => build_client(key, webpki_roots(), None)?,
         };
-        let mut by_ca = HashMap::new();
+        let mut by_tls = HashMap::new();
         for route in config.routes.iter() {
-            let Some(ca) = &route.upstream.ca_file else {
+            let Some(tls) = TlsKey::of(route) else {
                 continue;
             };
-            if by_ca.contains_key(ca) {
+            if by_tls.contains_key(&tls) {
                 continue;
             }
-            // Always re-read the bundle: a reload is how a rotated CA gets picked up.
-            let client = build_client(key, load_ca(ca)?)?;
-            by_ca.insert(ca.clone(), client);
+            // Always re-read the files: a reload is how a rotated CA or client certificate
+            // gets picked up.
+            let roots = match &tls.ca_file {
+                Some(ca) => load_ca(ca)?,
+                None => webpki_roots(),
+            };
+            let identity = tls.client_cert.as_ref().map(load_identity).transpose()?;
+            let client = build_client(key, roots, identity)?;
+            by_tls.insert(tls, client);
         }
         Ok(Upstreams {
             key,
             default,
-            by_ca,
+            by_tls,
         })
     }
 
     pub fn for_route(&self, route: &Route) -> &HttpClient {
-        route
-            .upstream
-            .ca_file
-            .as_ref()
-            .and_then(|ca| self.by_ca.get(ca))
+        TlsKey::of(route)
+            .and_then(|k| self.by_tls.get(&k))
             .unwrap_or(&self.default)
     }
 }
@@ -111,12 +142,46 @@ fn load_ca(path: &Path) -> Result<RootCertStore, ClientError> {
     Ok(roots)
 }
 
-fn build_client(key: ClientKey, roots: RootCertStore) -> Result<HttpClient, ClientError> {
+/// A client certificate chain and key for mTLS to the upstream.
+struct Identity {
+    cert: PathBuf,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn load_identity(c: &ClientCert) -> Result<Identity, ClientError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| PemError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    Ok(Identity {
+        cert: c.cert.clone(),
+        chain: chain_from(&read(&c.cert)?, &c.cert)?,
+        key: key_from(&read(&c.key)?, &c.key)?,
+    })
+}
+
+fn build_client(
+    key: ClientKey,
+    roots: RootCertStore,
+    identity: Option<Identity>,
+) -> Result<HttpClient, ClientError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    // SNI is on by default: hyper-rustls sends the upstream URL's host name (none for an IP).
+    let tls = match identity {
+        Some(id) => builder
+            .with_client_auth_cert(id.chain, id.key)
+            .map_err(|source| ClientError::ClientCertRejected {
+                cert: id.cert,
+                source,
+            })?,
+        None => builder.with_no_client_auth(),
+    };
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     // Small proxied messages would otherwise wait on Nagle's algorithm.

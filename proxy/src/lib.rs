@@ -15,10 +15,13 @@ pub mod forward;
 pub mod generic;
 pub mod hop;
 pub mod layers;
+pub mod listeners;
 pub mod logging;
+pub mod redirect;
 pub mod server;
 pub mod signals;
 pub mod state;
+pub mod tls;
 
 pub use server::{ProxyHandle, serve, start};
 pub use state::{ReloadError, Runtime, Shared};

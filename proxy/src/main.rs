@@ -6,7 +6,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use rampart_config::{Config, LogFormat};
 use rampart_proxy::cli::{Args, Plan};
-use rampart_proxy::{check, demo, logging, server, signals, state::Shared};
+use rampart_proxy::listeners::Listeners;
+use rampart_proxy::signals::Signals;
+use rampart_proxy::{check, demo, logging, signals, state::Shared};
 
 /// Small per-request allocations dominate the proxy's allocator traffic; mimalloc handles them
 /// with thread-local free lists (see benches/README.md for the measured difference).
@@ -66,11 +68,26 @@ fn run() -> anyhow::Result<ExitCode> {
             logging::init(config.server.log_format);
             let workers = workers.or(config.server.workers);
             runtime(workers)?.block_on(async {
-                let handle = server::start(shared)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-                tracing::info!(listen = %handle.local_addr(), routes = config.routes.len(), "rampart-proxy ready");
-                signals::run_until_stopped(handle).await?;
+                let listeners = match Listeners::start(shared).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("rampart-proxy: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
+                // Before the ready line: a SIGHUP sent as soon as it appears must not kill us.
+                let signals = Signals::install()?;
+                let redirect = listeners
+                    .redirect_addr()
+                    .map_or_else(|| "-".to_owned(), |a| a.to_string());
+                tracing::info!(
+                    listen = %listeners.local_addr(),
+                    tls = listeners.is_tls(),
+                    redirect_http = %redirect,
+                    routes = config.routes.len(),
+                    "rampart-proxy ready"
+                );
+                listeners.run_until_stopped(signals).await?;
                 Ok(ExitCode::SUCCESS)
             })
         }

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tower_layer::Layer;
 
 use crate::forward::Forward;
@@ -20,7 +22,8 @@ use crate::layers::error_body::{ErrorBody, ErrorBodyLayer};
 use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
-use crate::state::Shared;
+use crate::state::{Runtime, Shared};
+use crate::tls;
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -88,11 +91,20 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<ProxyHandle> {
 
 /// Serves on an already-bound listener.
 pub fn serve(shared: Arc<Shared>, listener: TcpListener) -> ProxyHandle {
+    serve_with(shared, listener, None)
+}
+
+/// Serves on an already-bound listener; with `tls`, every connection is TLS first.
+pub fn serve_with(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) -> ProxyHandle {
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| shared.snapshot().config.server.listen);
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
+    let task = tokio::spawn(accept_loop(listener, shared.clone(), rx, tls));
     ProxyHandle {
         addr,
         shared,
@@ -105,6 +117,7 @@ async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let max = shared
         .snapshot()
@@ -137,6 +150,7 @@ async fn accept_loop(
             permit,
             shared.clone(),
             shutdown.clone(),
+            tls.clone(),
         ));
     }
     drop(listener);
@@ -183,20 +197,51 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let _ = stream.set_nodelay(true);
     let runtime = shared.snapshot();
-    let server = &runtime.config.server;
-    let header_timeout = server.timeouts.client_header;
-    let header_limit = server.limits.max_request_header_bytes;
-    let idle = server.timeouts.idle;
+    let header_timeout = runtime.config.server.timeouts.client_header;
+    // TLS: the handshake runs here, in the connection's own task, so a slow client never holds
+    // up the accept loop; ALPN (not the preface sniff) decides the protocol.
+    if let Some(acceptor) = tls {
+        let Some((stream, negotiated)) = tls::handshake(&acceptor, stream, header_timeout).await
+        else {
+            return;
+        };
+        let protocol = match negotiated {
+            tls::Negotiated::H2 => Protocol::Http2,
+            tls::Negotiated::Http1 => Protocol::Http1,
+        };
+        let conn = ConnInfo { peer, tls: true };
+        return serve_connection(stream, protocol, conn, runtime, &shared, shutdown).await;
+    }
     let protocol = match tokio::time::timeout(header_timeout, sniff(&stream)).await {
         Ok(Ok(Some(p))) => p,
         // Closed, failed or silent past the header timeout: nothing to serve.
         _ => return,
     };
+    let conn = ConnInfo { peer, tls: false };
+    serve_connection(stream, protocol, conn, runtime, &shared, shutdown).await;
+}
+
+/// Serves HTTP on an established connection, plain TCP or TLS.
+async fn serve_connection<T>(
+    stream: T,
+    protocol: Protocol,
+    conn: ConnInfo,
+    runtime: Arc<Runtime>,
+    shared: &Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let server = &runtime.config.server;
+    let header_timeout = server.timeouts.client_header;
+    let header_limit = server.limits.max_request_header_bytes;
+    let idle = server.timeouts.idle;
     drop(runtime);
-    let service = HyperService(stack(&shared, ConnInfo { peer, tls: false }));
+    let service = HyperService(stack(shared, conn));
     let io = TokioIo::new(stream);
     match protocol {
         Protocol::Http1 => {

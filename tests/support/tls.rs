@@ -1,13 +1,19 @@
-//! Certificates made in the test, and a TLS front for the plain test origin.
+//! Certificates made in the test (a private CA and the leaves it signs), TLS clients that show
+//! what the server presented, and TLS fronts for the plain test origin.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::temp::TempDir;
 
@@ -16,6 +22,27 @@ pub struct TestCa {
     pub ca_pem: String,
     pub cert_der: CertificateDer<'static>,
     pub key_der: PrivateKeyDer<'static>,
+    /// The same server certificate and key in PEM.
+    pub cert_pem: String,
+    pub key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A certificate the CA signed, with its key.
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub cert_der: CertificateDer<'static>,
+}
+
+impl Leaf {
+    /// Writes `STEM.pem` and `STEM.key` into `dir`; returns (cert, key) paths.
+    pub fn write(&self, dir: &TempDir, stem: &str) -> (PathBuf, PathBuf) {
+        (
+            dir.write(&format!("{stem}.pem"), &self.cert_pem),
+            dir.write(&format!("{stem}.key"), &self.key_pem),
+        )
+    }
 }
 
 impl TestCa {
@@ -54,7 +81,60 @@ impl TestCa {
             ca_pem: ca_cert.pem(),
             cert_der: leaf.der().clone(),
             key_der: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            cert_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+            issuer,
         }
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses; the first is also the
+    /// subject's common name).
+    pub fn leaf(&self, names: &[&str]) -> Leaf {
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        self.sign(params)
+    }
+
+    /// A client certificate (extended key usage clientAuth) with this common name.
+    pub fn client_leaf(&self, common_name: &str) -> Leaf {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign(params)
+    }
+
+    fn sign(&self, params: CertificateParams) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+        }
+    }
+
+    pub fn roots(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        let ca = rustls::pki_types::pem::PemObject::from_pem_slice(self.ca_pem.as_bytes()).unwrap();
+        roots.add(ca).unwrap();
+        roots
+    }
+
+    /// A client trusting this CA only, offering `alpn` (empty: no ALPN extension).
+    pub fn client_config(&self, alpn: &[&str]) -> Arc<rustls::ClientConfig> {
+        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(self.roots())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Arc::new(config)
     }
 
     pub fn write_ca(&self, dir: &TempDir) -> PathBuf {
@@ -103,4 +183,162 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y as i32, m as u8, d as u8)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// A client that accepts whatever certificate the server presents (it still checks the
+/// handshake signatures), to look at certificates that do not match the name asked for.
+pub fn any_cert_client_config(alpn: &[&str]) -> Arc<rustls::ClientConfig> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Arc::new(config)
+}
+
+#[derive(Debug)]
+struct AcceptAnyCert;
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+pub type ClientTls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Connects to `addr` over TLS asking for `server_name` (an IP address sends no SNI).
+pub async fn tls_connect(
+    addr: SocketAddr,
+    server_name: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<ClientTls> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::try_from(server_name.to_owned()).unwrap();
+    TlsConnector::from(config).connect(name, tcp).await
+}
+
+/// The leaf certificate the server presented.
+pub fn peer_leaf(tls: &ClientTls) -> CertificateDer<'static> {
+    tls.get_ref().1.peer_certificates().unwrap()[0]
+        .clone()
+        .into_owned()
+}
+
+/// The protocol ALPN settled on, as text.
+pub fn negotiated_alpn(tls: &ClientTls) -> Option<String> {
+    tls.get_ref()
+        .1
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
+/// What an mTLS front saw of one handshake.
+#[derive(Debug, Clone)]
+pub struct FrontHandshake {
+    pub sni: Option<String>,
+    /// The client's leaf certificate, if it sent one.
+    pub client_cert: Option<CertificateDer<'static>>,
+}
+
+/// A TLS front that requires a client certificate signed by `ca` and relays to `backend`.
+pub struct MtlsFront {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<FrontHandshake>>>,
+}
+
+impl MtlsFront {
+    /// Completed handshakes so far, in order.
+    pub fn handshakes(&self) -> Vec<FrontHandshake> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+pub async fn mtls_front(ca: &TestCa, backend: SocketAddr) -> MtlsFront {
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
+        .build()
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![ca.cert_der.clone()], ca.key_der.clone_key())
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let conn = tls.get_ref().1;
+                record.lock().unwrap().push(FrontHandshake {
+                    sni: conn.server_name().map(str::to_owned),
+                    client_cert: conn
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| c.clone().into_owned()),
+                });
+                let Ok(mut plain) = TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    MtlsFront { addr, seen }
 }
