@@ -22,6 +22,8 @@
 #   QUIET_WAIT=60    before each run, wait up to this many seconds for other work to stop
 #   FAIL_ON_MISS=1   exit 3 when rampart misses the target on any scenario
 #   SKIP_BUILD=1     do not run cargo build;  KEEP_TMP=1  keep configs and logs
+#   HTTPS=0          skip the HTTPS scenario (h2load, h2 and HTTP/1.1 over TLS, rampart vs nginx;
+#                    H2_STREAMS=10 HTTPS_PATH=/json; see the end of this file)
 # As root, missing tools (wrk, nginx, haproxy, curl, headers-more) are installed with
 # apt-get (after one apt-get update).
 set -euo pipefail
@@ -482,4 +484,166 @@ say "summary:     $SUMMARY_TSV"
 say "report:      $REPORT"
 if [[ -n ${FAIL_ON_MISS:-} ]] && ((misses > 0)); then
     exit 3
+fi
+
+# ---------------------------------------------------------------------------------------
+# HTTPS scenario (issue 6): h2load over TLS against rampart-proxy and nginx with the same
+# certificate (EC P-256, made here with openssl), one worker each on PROXY_CPU, in front of
+# the same origin, with the same policy headers as the plain scenarios. Two protocols: HTTP/2
+# (ALPN h2, H2_STREAMS concurrent streams per connection) and HTTP/1.1 (ALPN http/1.1, one
+# request in flight per connection), CONNECTIONS connections each, on HTTPS_PATH. Kept
+# self-contained: its own start/stop, report lines and TSV ($OUT/load-<date>.https.tsv).
+# It runs after the plain summary, so a FAIL_ON_MISS exit above skips it.
+# Environment: HTTPS=0 skips it; H2_STREAMS=10; HTTPS_PATH=/json.
+
+# https_start NAME CERT KEY: rampart | nginx with TLS on a new port; sets PROXY_PORT, PROXY_PID.
+https_start() {
+    local name=$1 cert=$2 key=$3 dir cfg i
+    dir=$BENCH_TMP/https-$name.$RANDOM
+    mkdir -p "$dir"
+    free_port PROXY_PORT
+    cfg=$(render_proxy_config "$name" "$dir")
+    case $name in
+    rampart)
+        printf '\n[server.tls]\nreload_interval = "0s"\ncertificates = [{ cert = "%s", key = "%s" }]\n' \
+            "$cert" "$key" >>"$cfg"
+        PROXY_LOG=$dir/rampart.log
+        taskset -c "$PROXY_CPU" "$RAMPART_BIN" --config "$cfg" --workers 1 >"$PROXY_LOG" 2>&1 &
+        ;;
+    nginx)
+        # The plain listener becomes a TLS one; headers and upstream keep-alive stay as they are.
+        sed -i -E "s|^([[:space:]]*listen 127\.0\.0\.1:$PROXY_PORT)([^;]*);|\1 ssl http2\2;\n        ssl_certificate $cert;\n        ssl_certificate_key $key;\n        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_cache shared:SSL:10m;|" "$cfg"
+        grep -q "ssl_certificate $cert;" "$cfg" || die "nginx HTTPS: no listen line to rewrite in $cfg"
+        PROXY_LOG=$dir/error.log
+        taskset -c "$PROXY_CPU" nginx -p "$dir" -e "$PROXY_LOG" -c "$cfg" >"$dir/stdout.log" 2>&1 &
+        ;;
+    *) die "https_start: $name has no HTTPS setup" ;;
+    esac
+    PROXY_PID=$!
+    STARTED_PIDS+=("$PROXY_PID")
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$PROXY_PID" 2>/dev/null; then
+            tail -n 20 "$PROXY_LOG" >&2 || true
+            die "$name (HTTPS) exited during startup"
+        fi
+        curl -s -o /dev/null --max-time 1 --cacert "$cert" "https://localhost:$PROXY_PORT/json" && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$PROXY_LOG" >&2 || true
+    die "$name (HTTPS) not answering on https://localhost:$PROXY_PORT after 10 s"
+}
+
+# parse_h2load FILE: prints "req_per_s succeeded failed mean_ms".
+parse_h2load() {
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            return v + 0
+        }
+        /^finished in/ { rps = $4 }
+        /^requests:/ { ok = $8; failed = $10 }
+        /^time for request:/ { mean = ms($6) }
+        END {
+            if (rps == "" || ok == "") exit 1
+            printf "%.2f %d %d %.3f\n", rps, ok, failed, mean
+        }' "$1"
+}
+
+# https_median TSV PROTO TARGET COLUMN: the median of a column over the rounds ("" if none).
+https_median() {
+    awk -F'\t' -v p="$2" -v t="$3" -v c="$4" '
+        NR > 1 && $3 == p && $4 == t { v[n++] = $c + 0 }
+        END {
+            if (n == 0) exit
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+            printf "%.3f\n", (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+        }' "$1"
+}
+
+https_scenario() {
+    local targets=() t proto round cert key url out rps ok failed mean
+    for t in "${TARGETS[@]}"; do
+        [[ $t == rampart || $t == nginx ]] && targets+=("$t")
+    done
+    if ((${#targets[@]} == 0)); then
+        say ""
+        say "== HTTPS: skipped (neither rampart nor nginx among TARGETS)"
+        return 0
+    fi
+    ensure_cmd h2load nghttp2-client
+    ensure_cmd openssl openssl
+    local streams=${H2_STREAMS:-10} path=${HTTPS_PATH:-/json}
+    local tsv=$OUT/load-$STAMP.https.tsv
+    cert=$BENCH_TMP/https.pem
+    key=$BENCH_TMP/https.key
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -days 2 -nodes \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$key" -out "$cert" 2>/dev/null || die "openssl req failed"
+    chmod 644 "$key" # nginx workers run as the invoking user; the file is a throwaway
+
+    say ""
+    say "== HTTPS: h2load -t$THREADS -c$CONNECTIONS -D${DURATION}s, GET $path, EC P-256 certificate, TLS 1.3"
+    say "   h2: ALPN h2, $streams streams per connection; h1: ALPN http/1.1, one request in flight per connection"
+    printf 'timestamp\tround\tproto\ttarget\treq_per_s\tsucceeded\tfailed\tmean_ms\n' >"$tsv"
+    for t in "${targets[@]}"; do
+        https_start "$t" "$cert" "$key"
+        local got
+        got=$(curl -sS --max-time 5 --cacert "$cert" --http2 -o /dev/null -D "$BENCH_TMP/https.$t.h" \
+            -w '%{http_code} HTTP/%{http_version}' "https://localhost:$PROXY_PORT$path") ||
+            die "$t: HTTPS GET $path failed"
+        if has_header "$BENCH_TMP/https.$t.h" Strict-Transport-Security; then
+            say "   gate $t: $got, HSTS sent"
+        else
+            say "   gate $t: $got, NO HSTS"
+        fi
+        stop_pid "$PROXY_PID"
+        PROXY_PID=""
+    done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for t in "${targets[@]}"; do
+            https_start "$t" "$cert" "$key"
+            url="https://127.0.0.1:$PROXY_PORT$path"
+            for proto in h2 h1; do
+                out=$BENCH_TMP/h2load.$round.$t.$proto.txt
+                local extra=(-m "$streams")
+                [[ $proto == h1 ]] && extra=(--h1 -m 1)
+                ((WARMUP > 0)) && extra+=(--warm-up-time "${WARMUP}s")
+                taskset -c "$ORIGIN_CPU" h2load -t "$THREADS" -c "$CONNECTIONS" -D "$DURATION" \
+                    "${extra[@]}" "$url" >"$out" 2>&1 || {
+                    cat "$out" >&2
+                    die "h2load failed against $t ($proto)"
+                }
+                read -r rps ok failed mean < <(parse_h2load "$out") || {
+                    cat "$out" >&2
+                    die "cannot parse h2load output for $t ($proto)"
+                }
+                printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$round" "$proto" "$t" \
+                    "$rps" "$ok" "$failed" "$mean" >>"$tsv"
+                say "$(printf '   round %d  %-8s %-3s %9.0f req/s  mean %7.3f ms  failed %s' \
+                    "$round" "$t" "$proto" "$rps" "$mean" "$failed")"
+            done
+            stop_pid "$PROXY_PID"
+            PROXY_PID=""
+        done
+    done
+
+    say ""
+    say "-- HTTPS medians over $ROUNDS round(s)"
+    say "$(printf '%-8s %-3s %10s %9s  %11s' target proto req/s 'mean ms' 'req/s÷nginx')"
+    for proto in h2 h1; do
+        local nginx_rps
+        nginx_rps=$(https_median "$tsv" "$proto" nginx 5)
+        for t in "${targets[@]}"; do
+            rps=$(https_median "$tsv" "$proto" "$t" 5)
+            mean=$(https_median "$tsv" "$proto" "$t" 8)
+            say "$(printf '%-8s %-3s %10.0f %9.3f  %11s' "$t" "$proto" "${rps:-0}" "${mean:-0}" "$(ratio "$rps" "$nginx_rps")")"
+        done
+    done
+    say "https raw results: $tsv"
+}
+
+if [[ ${HTTPS:-1} != 0 ]]; then
+    https_scenario
 fi

@@ -227,6 +227,10 @@ async fn sni_picks_the_certificate_and_falls_back_to_the_default() {
         .await
         .unwrap();
     assert_eq!(peer_leaf(&tls), apps.cert_der);
+    // The proxy's own errors over HTTPS carry HSTS too (the upstream here is unreachable).
+    let res = h1_get(tls, "/").await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(header(&res, "strict-transport-security"), Some(STRICT_HSTS));
 }
 
 /// A ClientHello as an old or a current client writes it: `version` in the hello, the offered
@@ -773,4 +777,34 @@ async fn upstream_mtls_sends_the_client_certificate_and_sni() {
     .await;
     assert_eq!(res.status, 502);
     assert_eq!(front.handshakes().len(), 1);
+}
+
+#[test]
+fn check_lists_the_certificates_and_the_redirect() {
+    let ca = TestCa::new();
+    let dir = TempDir::new();
+    let cert = dir.write("site.pem", &ca.cert_pem);
+    let key = dir.write("site.key", &ca.key_pem);
+    let toml = format!(
+        "[server]\nlisten = \"0.0.0.0:443\"\nredirect_http = \"0.0.0.0:80\"\n[server.tls]\nreload_interval = \"30s\"\n\
+         certificates = [{}, {}]\n[[routes]]\nupstream = \"http://127.0.0.1:1\"\n",
+        cert_entry(&cert, &key, ", sni = [\"api.example.test\"]"),
+        cert_entry(&cert, &key, ", default = true"),
+    );
+    let config = dir.write("rampart.toml", &toml);
+    let (status, out, err) = bin::run(&["check", "--config", config.to_str().unwrap()]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.contains("certificates reloaded every 30s and on SIGHUP"),
+        "{out}"
+    );
+    assert!(out.contains(": api.example.test\n"), "{out}");
+    assert!(
+        out.contains(": the certificate's own DNS names (default)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("redirect_http: 0.0.0.0:80 -> 308 to https (the TLS listener's port)"),
+        "{out}"
+    );
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use rampart_config::{
     Config, ErrorBodyMode, ErrorBodyPolicy, HeaderPolicy, HostHeader, HostMatch, OverLimit,
-    ServerSpec,
+    ServerSettings, ServerSpec,
 };
 
 /// Renders the report printed by `check`.
@@ -16,6 +16,7 @@ pub fn report(config: &Config) -> String {
     );
     let _ = writeln!(out, "configuration OK: {source}");
     let _ = writeln!(out, "listen: {}", config.server.listen);
+    tls_lines(&mut out, &config.server);
     for route in config.routes.iter() {
         let host = match &route.host {
             None => "*".to_owned(),
@@ -41,6 +42,41 @@ pub fn report(config: &Config) -> String {
         config.default_policy.name
     );
     out
+}
+
+/// The TLS listener's certificates and the redirect listener, when configured.
+fn tls_lines(out: &mut String, server: &ServerSettings) {
+    if let Some(tls) = &server.tls {
+        let reload = tls.reload_interval.map_or_else(
+            || "on SIGHUP only".to_owned(),
+            |d| format!("every {d:?} and on SIGHUP"),
+        );
+        let _ = writeln!(
+            out,
+            "tls: TLS 1.2/1.3, ALPN h2 and http/1.1; certificates reloaded {reload}"
+        );
+        for (i, c) in tls.certificates.iter().enumerate() {
+            let names = if c.sni.is_empty() {
+                "the certificate's own DNS names".to_owned()
+            } else {
+                c.sni.join(", ")
+            };
+            let default = if i == tls.default { " (default)" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {} + {}: {names}{default}",
+                c.cert.display(),
+                c.key.display()
+            );
+        }
+    }
+    if let Some(r) = server.redirect_http {
+        let port = server.redirect_https_port.map_or_else(
+            || "the TLS listener's port".to_owned(),
+            |p| format!("port {p}"),
+        );
+        let _ = writeln!(out, "redirect_http: {r} -> 308 to https ({port}), no HSTS");
+    }
 }
 
 fn policy_lines(out: &mut String, policy: &HeaderPolicy) {

@@ -79,13 +79,6 @@ impl Listeners {
         self.reloader.is_some()
     }
 
-    /// Re-reads the certificate files now (what SIGHUP does after reloading the configuration).
-    pub fn reload_certificates(&self) {
-        if let Some(r) = &self.reloader {
-            r.reload_now();
-        }
-    }
-
     /// Serves until SIGTERM/SIGINT; SIGHUP reloads the configuration, then the certificates.
     pub async fn run_until_stopped(self, signals: Signals) -> std::io::Result<()> {
         let Listeners {

@@ -65,7 +65,13 @@ async fn accept_loop(
     https_port: u16,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let max = shared.snapshot().config.server.limits.max_connections;
+    let max = shared
+        .snapshot()
+        .config
+        .server
+        .limits
+        .max_connections
+        .min(u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(max));
     loop {
         let permit = tokio::select! {
