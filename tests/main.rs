@@ -6,6 +6,7 @@
 mod support;
 mod support_selftest;
 
+mod aws;
 mod cli;
 mod config;
 mod error_bodies;

@@ -9,6 +9,7 @@
 
 pub mod bin;
 pub mod client;
+pub mod moto;
 pub mod origin;
 pub mod proxy;
 pub mod temp;

@@ -18,7 +18,7 @@ use crate::probe::{self, Expectation, ProbePlan};
     name = "rampart-verify",
     version,
     about = "Proves a deployment is hardened: grades live endpoints like the MDN Observatory, checks them against the rampart policy, finds leaks",
-    after_help = "Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 operational error (bad arguments, DNS, connect, TLS, timeout)."
+    after_help = "Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 operational error (bad arguments, DNS, connect, TLS, timeout, missing AWS credentials or permissions)."
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -43,6 +43,12 @@ pub enum AuditCommand {
     /// CloudFormation (JSON/YAML, CDK synth output), Terraform plan/state JSON
     /// (`terraform show -json`), Terraform *.tf.json, or AWS CLI JSON of the same resources.
     Iac(AuditIacArgs),
+    /// Live CloudFront distributions through the AWS API: every cache behavior's response
+    /// headers policy against the rampart policy, plain-HTTP viewers, old TLS.
+    Cloudfront(AuditCloudfrontArgs),
+    /// Live API Gateway REST APIs through the AWS API: the response each of the 21 gateway
+    /// response types sends (leaky templates, missing security headers).
+    Apigateway(AuditApigatewayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +135,158 @@ impl AuditIacArgs {
     pub fn resolve(&self) -> Result<(ChosenPolicy, OutputPlan), String> {
         Ok((self.policy.resolve()?, self.report.resolve()?))
     }
+}
+
+/// How the SDK audits reach AWS and whose accounts they read.
+#[derive(Debug, ClapArgs)]
+pub struct AwsArgs {
+    /// A profile of the shared AWS config files (default: AWS_PROFILE, else `default`); SSO
+    /// and credential_process profiles work.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send every AWS request here (an emulator, a VPC endpoint). AWS_ENDPOINT_URL works too.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Assume this IAM role (through STS) and audit its account; repeat for more accounts.
+    #[arg(long = "role-arn", value_name = "ARN")]
+    pub role_arns: Vec<String>,
+    /// Role ARNs to assume, one per line (`#` starts a comment), added to --role-arn.
+    #[arg(long, value_name = "FILE")]
+    pub roles_file: Option<PathBuf>,
+    /// Items per list request (default: the service's page size).
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+}
+
+impl AwsArgs {
+    fn resolve(&self, region: Option<String>) -> Result<crate::aws::sdk::AwsPlan, String> {
+        use crate::aws::sdk::accounts;
+        let mut roles = Vec::new();
+        for arn in &self.role_arns {
+            accounts::role_account(arn).map_err(|e| format!("--role-arn: {e}"))?;
+            roles.push(arn.clone());
+        }
+        if let Some(f) = &self.roles_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--roles-file {}: {e}", f.display()))?;
+            roles.extend(accounts::parse_roles_file(&text, &f.display().to_string())?);
+        }
+        let page_size = match self.page_size {
+            None => None,
+            Some(n @ 1..=500) => i32::try_from(n).ok(),
+            Some(n) => return Err(format!("--page-size {n}: choose 1 to 500")),
+        };
+        if let Some(u) = &self.endpoint_url {
+            let parsed = Url::parse(u).map_err(|e| format!("--endpoint-url {u}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!(
+                    "--endpoint-url {u}: use an http:// or https:// URL"
+                ));
+            }
+        }
+        Ok(crate::aws::sdk::AwsPlan {
+            connection: crate::aws::sdk::Connection {
+                profile: self.profile.clone(),
+                region,
+                endpoint_url: self.endpoint_url.clone(),
+            },
+            roles,
+            page_size,
+        })
+    }
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AuditCloudfrontArgs {
+    /// Audit only this distribution (repeatable; default: every distribution).
+    #[arg(long = "distribution", value_name = "ID")]
+    pub distributions: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+impl AuditCloudfrontArgs {
+    pub fn resolve(&self) -> Result<(crate::aws::sdk::CloudfrontPlan, OutputPlan), String> {
+        let out = self.report.resolve()?;
+        let policy = self.policy.resolve()?;
+        Ok((
+            crate::aws::sdk::CloudfrontPlan {
+                aws: self.aws.resolve(None)?,
+                distributions: dedup(&self.distributions),
+                want: policy.spec,
+            },
+            out,
+        ))
+    }
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct AuditApigatewayArgs {
+    /// Audit this region (repeatable; default: AWS_REGION or the profile's region).
+    #[arg(long = "region", value_name = "REGION", conflicts_with = "all_regions")]
+    pub regions: Vec<String>,
+    /// Audit every commercial region (opt-in regions the account has not enabled are skipped).
+    #[arg(long)]
+    pub all_regions: bool,
+    /// Audit only this REST API id (repeatable; default: every REST API).
+    #[arg(long = "api", value_name = "ID")]
+    pub apis: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+impl AuditApigatewayArgs {
+    pub fn resolve(&self) -> Result<(crate::aws::sdk::ApigatewayPlan, OutputPlan), String> {
+        use crate::aws::sdk::Regions;
+        let out = self.report.resolve()?;
+        let policy = self.policy.resolve()?;
+        let given = dedup(&self.regions);
+        for r in &given {
+            let valid = !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(format!("--region {r}: not a region name (e.g. eu-west-1)"));
+            }
+        }
+        let regions = if self.all_regions {
+            Regions::All
+        } else if given.is_empty() {
+            Regions::Configured
+        } else {
+            Regions::Given(given.clone())
+        };
+        Ok((
+            crate::aws::sdk::ApigatewayPlan {
+                // STS goes to the first region named, as the AWS CLI would with --region.
+                aws: self.aws.resolve(given.first().cloned())?,
+                regions,
+                apis: dedup(&self.apis),
+                want: policy.spec,
+            },
+            out,
+        ))
+    }
+}
+
+/// Keeps the first of each value, in order.
+fn dedup(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let v = v.trim();
+        if !v.is_empty() && !out.iter().any(|o| o == v) {
+            out.push(v.to_owned());
+        }
+    }
+    out
 }
 
 #[derive(Debug, ClapArgs)]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use rampart_verify::aws::sdk;
 use rampart_verify::cli::{Args, AuditCommand, Command, EmitArgs, EmitCommand, OutputPlan};
 use rampart_verify::model::Report;
 use rampart_verify::output::{self, Format, RenderOptions};
@@ -25,11 +26,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Probe(p) => {
             let (plan, out) = p.resolve().map_err(anyhow::Error::msg)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let report = runtime
+            let report = runtime()?
                 .block_on(probe::run(plan))
                 .map_err(anyhow::Error::msg)?;
             finish(&report, &out, "probe")
@@ -39,9 +36,28 @@ fn run() -> anyhow::Result<ExitCode> {
             let report = rampart_verify::iac::audit_files(&a.files, &policy.spec);
             finish(&report, &out, "audit iac")
         }
+        Command::Audit(AuditCommand::Cloudfront(a)) => {
+            let (plan, out) = a.resolve().map_err(anyhow::Error::msg)?;
+            let report =
+                runtime()?.block_on(sdk::audit_cloudfront(&plan, sdk::Progress::for_stderr()))?;
+            finish(&report, &out, "audit cloudfront")
+        }
+        Command::Audit(AuditCommand::Apigateway(a)) => {
+            let (plan, out) = a.resolve().map_err(anyhow::Error::msg)?;
+            let report =
+                runtime()?.block_on(sdk::audit_apigateway(&plan, sdk::Progress::for_stderr()))?;
+            finish(&report, &out, "audit apigateway")
+        }
         Command::Emit(EmitCommand::Cloudfront(e)) => emit(&e, rampart_verify::emit::cloudfront),
         Command::Emit(EmitCommand::Apigateway(e)) => emit(&e, rampart_verify::emit::apigateway),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 type Emitter = fn(

@@ -105,6 +105,10 @@ pub struct TestResult {
 pub struct TargetReport {
     /// What the user named (the URL as given, or the resource id).
     pub target: String,
+    /// The AWS account the resource belongs to (`audit cloudfront` / `audit apigateway`), so a
+    /// multi-account run says whose resource each finding is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The URL finally fetched (after redirects), or the resource's locator.
     pub url: String,
     /// HTTP status of the main response, when there is one.
@@ -133,6 +137,7 @@ impl TargetReport {
     pub fn new(target: impl Into<String>, url: impl Into<String>) -> TargetReport {
         TargetReport {
             target: target.into(),
+            account: None,
             url: url.into(),
             status: None,
             score: None,

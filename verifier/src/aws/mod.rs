@@ -7,6 +7,7 @@
 
 pub mod apigateway;
 pub mod cloudfront;
+pub mod sdk;
 pub(crate) mod strength;
 
 use crate::model::{Category, Check, Finding, Severity, TargetReport};

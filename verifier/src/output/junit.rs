@@ -102,6 +102,9 @@ fn write_suite(out: &mut String, suite: &Suite<'_>) {
         suite.errors()
     );
     let mut properties = vec![("url", target.url.clone())];
+    if let Some(account) = &target.account {
+        properties.push(("account", account.clone()));
+    }
     if let Some(status) = target.status {
         properties.push(("status", status.to_string()));
     }

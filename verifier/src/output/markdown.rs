@@ -91,6 +91,9 @@ fn details(out: &mut String, target: &TargetReport) {
     if target.url != target.target && !target.url.is_empty() {
         let _ = writeln!(out, "Fetched: {}\n", cell(&target.url));
     }
+    if let Some(account) = &target.account {
+        let _ = writeln!(out, "Account: {}\n", cell(account));
+    }
 
     if !target.findings.is_empty() {
         out.push_str("| Severity | Finding | Evidence | Fix |\n");

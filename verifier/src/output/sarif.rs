@@ -179,6 +179,8 @@ struct Region {
 #[derive(Serialize)]
 struct ResultProperties<'a> {
     target: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
     url: &'a str,
     check: &'a str,
     category: &'static str,
@@ -255,6 +257,7 @@ fn build<'a>(report: &'a Report, opts: &'a RenderOptions) -> Log<'a> {
                 )]),
                 properties: ResultProperties {
                     target: &target.target,
+                    account: target.account.as_deref(),
                     url: &target.url,
                     check: &finding.check,
                     category: finding.category.as_str(),

@@ -71,6 +71,9 @@ impl Style {
 
 fn render_target(out: &mut String, target: &TargetReport, style: Style) {
     let mut header = style.paint(BOLD, &clean(&target.target));
+    if let Some(account) = &target.account {
+        let _ = write!(header, "  account {}", clean(account));
+    }
     if let Some(error) = &target.error {
         let mut lines = error.trim().lines().map(str::trim);
         let _ = writeln!(
