@@ -56,3 +56,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+# ---- deploy artifacts (deploy/, issue 7) ---------------------------------------------------------
+echo "== deploy: Kubernetes manifests, ConfigMaps' rampart.toml, GitHub Actions workflow"
+bash deploy/kubernetes/validate.sh
+
+# The container image test needs a static release build of the proxy (about 9 minutes from an
+# empty target/ on a 2-core machine; a minute or two after that), so it runs on request only.
+# It never passes silently: exit 3 (buildah/podman/runc cannot be installed or run) fails too.
+if [ "${RAMPART_CONTAINER_TEST:-0}" = 1 ]; then
+    echo "== deploy: container image (deploy/container/build-and-test.sh)"
+    bash deploy/container/build-and-test.sh --rm-image
+else
+    echo "== deploy: container image test NOT run (RAMPART_CONTAINER_TEST=1 runs it: a static release build, then buildah/podman as root)"
+fi
+# ---- end of deploy artifacts ----------------------------------------------------------------------
