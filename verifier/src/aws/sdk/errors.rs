@@ -123,10 +123,11 @@ where
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             let code = ctx.err().code().unwrap_or_default().to_owned();
+            // Messages are embedded in sentences of our own: no trailing full stop.
             let message = ctx
                 .err()
                 .message()
-                .map(str::to_owned)
+                .map(|m| m.trim().trim_end_matches('.').to_owned())
                 .unwrap_or_else(|| format!("HTTP {status}"));
             service_error(status, code, message, action, subject)
         }
@@ -241,13 +242,13 @@ mod tests {
         let e = service_error(
             404,
             "NoSuchDistribution".into(),
-            "The specified distribution does not exist.".into(),
+            "The specified distribution does not exist".into(),
             "cloudfront:GetDistribution",
             "distribution E123",
         );
         assert_eq!(
             e.to_string(),
-            "distribution E123 does not exist (NoSuchDistribution: The specified distribution does not exist.)"
+            "distribution E123 does not exist (NoSuchDistribution: The specified distribution does not exist)"
         );
         let e = service_error(
             429,

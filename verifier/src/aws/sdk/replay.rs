@@ -28,6 +28,8 @@ struct Exchange {
     body: String,
     /// A text the request body must contain (STS calls all go to `POST /`).
     body_contains: Option<String>,
+    /// A text the host must contain (the region is in API Gateway's host name).
+    host_contains: Option<String>,
     /// How often it may answer; `None`: always.
     uses: Option<usize>,
 }
@@ -80,6 +82,7 @@ impl Replay {
             headers: vec![("content-type".to_owned(), content_type.to_owned())],
             body: body.to_owned(),
             body_contains: None,
+            host_contains: None,
             uses: None,
         });
         self
@@ -98,6 +101,14 @@ impl Replay {
     pub fn header(mut self, name: &str, value: &str) -> Replay {
         if let Some(e) = self.exchanges.last_mut() {
             e.headers.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// Lets the last answer match only requests to a host containing `needle` (a region).
+    pub fn when_host(mut self, needle: &str) -> Replay {
+        if let Some(e) = self.exchanges.last_mut() {
+            e.host_contains = Some(needle.to_owned());
         }
         self
     }
@@ -163,6 +174,10 @@ impl Replay {
                     .collect()
             })
             .unwrap_or_default();
+        let host = uri
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
         let method = req.method().to_owned();
         let body = String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).into_owned();
         let Ok(mut state) = self.state.lock() else {
@@ -179,6 +194,9 @@ impl Replay {
                 && e.body_contains
                     .as_ref()
                     .is_none_or(|n| body.contains(n.as_str()))
+                && e.host_contains
+                    .as_ref()
+                    .is_none_or(|n| host.contains(n.as_str()))
                 && e.uses.is_none_or(|n| state.used[*i] < n)
         });
         match found {

@@ -705,3 +705,52 @@ async fn assumed_roles_audit_each_account_and_report_the_ones_that_fail() {
         .collect();
     assert_eq!(sts.len(), 2, "{sts:?}");
 }
+
+#[tokio::test]
+async fn all_regions_skips_opt_in_regions_the_account_has_not_enabled() {
+    let unrecognized = r#"{"message":"The security token included in the request is invalid."}"#;
+    let one_api = r#"{"item":[{"id":"eu1api0001","name":"eu"}]}"#;
+    let replay = with_sts(Replay::new())
+        .on("GET /restapis", 403, JSON, unrecognized)
+        .when_host("af-south-1")
+        .header("x-amzn-ErrorType", "UnrecognizedClientException")
+        .on("GET /restapis", 200, JSON, one_api)
+        .when_host("eu-west-1")
+        .on(
+            "GET /restapis/eu1api0001/gatewayresponses",
+            200,
+            JSON,
+            fixture!("apigateway/gateway-responses-defaults.json"),
+        )
+        .on("GET /restapis", 200, JSON, r#"{"item":[]}"#);
+    let config = replay.config().await;
+    let mut plan = apigateway_plan(&[], &[]);
+    plan.aws.page_size = None;
+    plan.regions = Regions::All;
+    let report = audit_apigateway_with(&config, &plan, Progress::off())
+        .await
+        .unwrap();
+    assert_eq!(report.targets.len(), 22, "{:?}", report.targets);
+    assert!(report.targets.iter().all(|t| t.error.is_none()));
+    assert_eq!(
+        target(&report, "eu1api0001").url,
+        "arn:aws:apigateway:eu-west-1::/restapis/eu1api0001"
+    );
+    assert_eq!(replay.count("GET /restapis"), regions::COMMERCIAL.len() + 1);
+
+    // The same answer from a region every account has means the credentials are wrong.
+    let replay = with_sts(Replay::new())
+        .on("GET /restapis", 403, JSON, unrecognized)
+        .header("x-amzn-ErrorType", "UnrecognizedClientException");
+    let config = replay.config().await;
+    let mut plan = apigateway_plan(&["eu-west-1"], &[]);
+    plan.aws.page_size = None;
+    let report = audit_apigateway_with(&config, &plan, Progress::off())
+        .await
+        .unwrap();
+    let error = report.targets[0].error.as_deref().unwrap();
+    assert!(
+        error.starts_with("AWS rejected the credentials while calling apigateway:GET (UnrecognizedClientException)"),
+        "{error}"
+    );
+}
