@@ -7,19 +7,20 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
+
+use crate::upstream::{BodyError, UpstreamBody};
 
 #[derive(Debug)]
 pub enum ResponseBody {
     /// Streamed from the upstream as it arrives.
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     /// A body the proxy produced (generic errors) or buffered to inspect; `None` once sent.
     Full(Option<Bytes>),
     /// The inspected first part of an upstream body, then the rest of its stream (an error
     /// body over the inspection limit that the policy lets through).
     Prefixed {
         prefix: Option<Bytes>,
-        rest: Incoming,
+        rest: UpstreamBody,
     },
 }
 
@@ -44,20 +45,14 @@ impl Default for ResponseBody {
     }
 }
 
-impl From<Incoming> for ResponseBody {
-    fn from(b: Incoming) -> Self {
-        ResponseBody::Upstream(b)
-    }
-}
-
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
             ResponseBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),

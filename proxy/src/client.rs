@@ -1,24 +1,20 @@
-//! Upstream clients: pooled keep-alive HTTP/1.1 connections, HTTPS through rustls.
+//! Upstream endpoints for one configuration: each route's upstream resolved once, at load, to
+//! an [`Endpoint`] holding its address, TLS settings and pool of keep-alive connections.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rampart_config::{ClientCert, Config, Route};
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::tls::PemError;
-use crate::tls::pem::{chain_from, key_from};
+use crate::upstream::Endpoint;
 
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+/// hyper-util's pool allowed this many idle connections per upstream; kept for continuity.
+const MAX_IDLE_PER_ENDPOINT: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -30,93 +26,157 @@ pub enum ClientError {
     },
     #[error("{path}: the CA bundle holds no usable certificate")]
     CaEmpty { path: PathBuf },
-    #[error("cannot load the upstream client certificate: {0}")]
-    ClientCert(#[from] PemError),
-    #[error("{cert}: the upstream client certificate cannot be used: {source}")]
-    ClientCertRejected {
+    #[error("{path}: cannot read the upstream client certificate: {source}")]
+    ClientCertRead {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{path}: cannot read the upstream client key: {source}")]
+    ClientKeyRead {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{cert} / {key}: the upstream client certificate and key do not go together: {source}")]
+    ClientCertMismatch {
         cert: PathBuf,
+        key: PathBuf,
         #[source]
         source: rustls::Error,
     },
+    #[error("upstream {url}: {message}")]
+    Endpoint { url: String, message: String },
     #[error("TLS setup failed: {0}")]
     Tls(#[from] rustls::Error),
 }
 
-/// The clients for one configuration: a shared one trusting the webpki roots, and one per
-/// custom CA bundle and client certificate (mTLS) combination.
-#[derive(Clone)]
-pub struct Upstreams {
-    key: ClientKey,
-    default: HttpClient,
-    by_tls: HashMap<TlsKey, HttpClient>,
-}
-
-/// What an upstream's TLS needs beyond the defaults.
+/// What makes two routes' upstreams the same endpoint (and so share connections).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct TlsKey {
+struct EndpointKey {
+    https: bool,
+    authority: String,
     ca_file: Option<PathBuf>,
     client_cert: Option<ClientCert>,
 }
 
-impl TlsKey {
-    fn of(route: &Route) -> Option<TlsKey> {
-        let u = &route.upstream;
-        (u.ca_file.is_some() || u.client_cert.is_some()).then(|| TlsKey {
-            ca_file: u.ca_file.clone(),
-            client_cert: u.client_cert.clone(),
-        })
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ClientKey {
+struct Timeouts {
     connect: Duration,
     idle: Duration,
 }
 
+/// Every route's endpoint, looked up by the route's address (routes live as long as their
+/// config, and so do these).
+#[derive(Clone)]
+pub struct Upstreams {
+    timeouts: Timeouts,
+    endpoints: HashMap<EndpointKey, Arc<Endpoint>>,
+    /// Sorted by route address for a binary search per request: no hashing on the hot path.
+    by_route: Vec<(usize, Arc<Endpoint>)>,
+}
+
 impl Upstreams {
-    /// Builds the clients for `config`, reusing `previous`'s when their settings are unchanged so
-    /// a reload keeps warm upstream connections.
+    /// Builds the endpoints for `config`, reusing `previous`'s when their settings are unchanged
+    /// so a reload keeps warm upstream connections. CA bundles and client certificates are
+    /// always read again: a reload is how rotated ones are picked up.
     pub fn build(config: &Config, previous: Option<&Upstreams>) -> Result<Upstreams, ClientError> {
-        let key = ClientKey {
+        let timeouts = Timeouts {
             connect: config.server.timeouts.upstream_connect,
             idle: config.server.timeouts.idle,
         };
-        let reuse = previous.filter(|p| p.key == key);
-        let default = match reuse {
-            Some(p) => p.default.clone(),
-            None => build_client(key, webpki_roots(), None)?,
-        };
-        let mut by_tls = HashMap::new();
+        let reuse = previous.filter(|p| p.timeouts == timeouts);
+        let mut endpoints: HashMap<EndpointKey, Arc<Endpoint>> = HashMap::new();
+        let mut by_route = Vec::with_capacity(config.routes.len());
+        let mut webpki: Option<Arc<rustls::ClientConfig>> = None;
         for route in config.routes.iter() {
-            let Some(tls) = TlsKey::of(route) else {
-                continue;
+            let up = &route.upstream;
+            let key = EndpointKey {
+                https: up.scheme == http::uri::Scheme::HTTPS,
+                authority: up.authority.as_str().to_owned(),
+                ca_file: up.ca_file.clone(),
+                client_cert: up.client_cert.clone(),
             };
-            if by_tls.contains_key(&tls) {
-                continue;
-            }
-            // Always re-read the files: a reload is how a rotated CA or client certificate
-            // gets picked up.
-            let roots = match &tls.ca_file {
-                Some(ca) => load_ca(ca)?,
-                None => webpki_roots(),
+            let endpoint = match endpoints.get(&key) {
+                Some(e) => e.clone(),
+                None => {
+                    let tls = if !key.https {
+                        None
+                    } else if key.ca_file.is_none() && key.client_cert.is_none() {
+                        match &webpki {
+                            Some(c) => Some(c.clone()),
+                            None => {
+                                let c = tls_config(webpki_roots(), None)?;
+                                webpki = Some(c.clone());
+                                Some(c)
+                            }
+                        }
+                    } else {
+                        let roots = match &key.ca_file {
+                            Some(ca) => load_ca(ca)?,
+                            None => webpki_roots(),
+                        };
+                        Some(tls_config(roots, key.client_cert.as_ref())?)
+                    };
+                    // Plain upstreams carry no state that a reload could change: keep their
+                    // warm connections. TLS ones are rebuilt with the freshly read material.
+                    let kept = reuse
+                        .filter(|_| !key.https)
+                        .and_then(|p| p.endpoints.get(&key).cloned());
+                    let e = match kept {
+                        Some(e) => e,
+                        None => Arc::new(new_endpoint(up, tls, timeouts)?),
+                    };
+                    endpoints.insert(key, e.clone());
+                    e
+                }
             };
-            let identity = tls.client_cert.as_ref().map(load_identity).transpose()?;
-            let client = build_client(key, roots, identity)?;
-            by_tls.insert(tls, client);
+            by_route.push((route_id(route), endpoint));
         }
+        by_route.sort_by_key(|(id, _)| *id);
         Ok(Upstreams {
-            key,
-            default,
-            by_tls,
+            timeouts,
+            endpoints,
+            by_route,
         })
     }
 
-    pub fn for_route(&self, route: &Route) -> &HttpClient {
-        TlsKey::of(route)
-            .and_then(|k| self.by_tls.get(&k))
-            .unwrap_or(&self.default)
+    /// The endpoint of a route of this configuration.
+    pub fn for_route(&self, route: &Arc<Route>) -> Option<&Arc<Endpoint>> {
+        let id = route_id(route);
+        self.by_route
+            .binary_search_by_key(&id, |(k, _)| *k)
+            .ok()
+            .map(|i| &self.by_route[i].1)
     }
+}
+
+fn route_id(route: &Route) -> usize {
+    std::ptr::from_ref(route) as usize
+}
+
+fn new_endpoint(
+    up: &rampart_config::Upstream,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    t: Timeouts,
+) -> Result<Endpoint, ClientError> {
+    let https = tls.is_some();
+    let port = up
+        .authority
+        .port_u16()
+        .unwrap_or(if https { 443 } else { 80 });
+    Endpoint::new(
+        up.authority.host(),
+        port,
+        tls,
+        t.connect,
+        t.idle,
+        MAX_IDLE_PER_ENDPOINT,
+    )
+    .map_err(|message| ClientError::Endpoint {
+        url: up.url.clone(),
+        message,
+    })
 }
 
 fn webpki_roots() -> RootCertStore {
@@ -142,62 +202,39 @@ fn load_ca(path: &Path) -> Result<RootCertStore, ClientError> {
     Ok(roots)
 }
 
-/// A client certificate chain and key for mTLS to the upstream.
-struct Identity {
-    cert: PathBuf,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-fn load_identity(c: &ClientCert) -> Result<Identity, ClientError> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| PemError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    Ok(Identity {
-        cert: c.cert.clone(),
-        chain: chain_from(&read(&c.cert)?, &c.cert)?,
-        key: key_from(&read(&c.key)?, &c.key)?,
-    })
-}
-
-fn build_client(
-    key: ClientKey,
+fn tls_config(
     roots: RootCertStore,
-    identity: Option<Identity>,
-) -> Result<HttpClient, ClientError> {
+    client_cert: Option<&ClientCert>,
+) -> Result<Arc<rustls::ClientConfig>, ClientError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots);
-    // SNI is on by default: hyper-rustls sends the upstream URL's host name (none for an IP).
-    let tls = match identity {
-        Some(id) => builder
-            .with_client_auth_cert(id.chain, id.key)
-            .map_err(|source| ClientError::ClientCertRejected {
-                cert: id.cert,
-                source,
-            })?,
+    let mut config = match client_cert {
         None => builder.with_no_client_auth(),
+        Some(cc) => {
+            let chain = CertificateDer::pem_file_iter(&cc.cert)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|source| ClientError::ClientCertRead {
+                    path: cc.cert.clone(),
+                    source,
+                })?;
+            let key = PrivateKeyDer::from_pem_file(&cc.key).map_err(|source| {
+                ClientError::ClientKeyRead {
+                    path: cc.key.clone(),
+                    source,
+                }
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|source| ClientError::ClientCertMismatch {
+                    cert: cc.cert.clone(),
+                    key: cc.key.clone(),
+                    source,
+                })?
+        }
     };
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    // Small proxied messages would otherwise wait on Nagle's algorithm.
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(key.connect));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(key.idle)
-        .pool_max_idle_per_host(1024)
-        // The Host header is set explicitly per route; never derive it from the upstream URL.
-        .set_host(false)
-        .build(connector))
+    // Our client speaks HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }

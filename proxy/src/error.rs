@@ -44,50 +44,20 @@ impl ProxyError {
         }
     }
 
-    /// Sorts a client error from hyper-util into connect / timeout / other.
-    pub fn from_client(
-        e: hyper_util::client::legacy::Error,
-        connect_timeout: std::time::Duration,
-    ) -> ProxyError {
-        if e.is_connect() {
-            if chain_has_timeout(&e) {
-                return ProxyError::UpstreamTimeout(connect_timeout);
-            }
-            return ProxyError::UpstreamConnect(Box::new(e));
+    /// Sorts an upstream client failure: could not connect (502), too slow (504), the
+    /// client's own body failed (400), anything else the upstream did (502).
+    pub fn from_upstream(e: crate::upstream::UpstreamError) -> ProxyError {
+        use crate::upstream::UpstreamError as E;
+        match e {
+            E::ConnectTimeout { after, .. } => ProxyError::UpstreamTimeout(after),
+            E::ResponseTimeout(after) => ProxyError::UpstreamTimeout(after),
+            E::Connect { .. } | E::Tls { .. } => ProxyError::UpstreamConnect(Box::new(e)),
+            E::RequestBody(_) => ProxyError::Downstream(Box::new(e)),
+            E::Write(_)
+            | E::Read(_)
+            | E::ClosedBeforeResponse
+            | E::Malformed(_)
+            | E::HeadTooLarge(_) => ProxyError::Upstream(Box::new(e)),
         }
-        // A failure reading the client's body surfaces as a client error whose source is ours.
-        if chain_has_user_body(&e) {
-            return ProxyError::Downstream(Box::new(e));
-        }
-        ProxyError::Upstream(Box::new(e))
     }
-}
-
-fn chain_has_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        if err.to_string().contains("timed out") {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
-fn chain_has_user_body(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<hyper::Error>()
-            && h.is_user()
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }

@@ -6,12 +6,13 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rampart_config::HostHeader;
+use tokio::io::AsyncWriteExt;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
@@ -19,6 +20,7 @@ use crate::error::ProxyError;
 use crate::hop;
 use crate::layers::access_log::UpstreamStatus;
 use crate::layers::request_filter::RequestContext;
+use crate::upstream::Upgraded;
 
 /// The innermost service: forwards to the upstream.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,29 +101,28 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
         .map_err(|e| ProxyError::Internal(format!("cannot build the upstream URI: {e}")))?;
     *req.version_mut() = Version::HTTP_11;
 
-    let client = ctx.runtime.upstreams.for_route(&route);
+    let endpoint = ctx
+        .runtime
+        .upstreams
+        .for_route(&route)
+        .ok_or_else(|| ProxyError::Internal("the route has no upstream endpoint".to_owned()))?;
     let timeout = settings.timeouts.upstream_response;
-    let mut res = match tokio::time::timeout(timeout, client.request(req)).await {
-        Err(_) => return Err(ProxyError::UpstreamTimeout(timeout)),
-        Ok(Err(e)) => {
-            return Err(ProxyError::from_client(
-                e,
-                settings.timeouts.upstream_connect,
-            ));
-        }
-        Ok(Ok(res)) => res,
-    };
+    let mut res = endpoint
+        .send(req, timeout)
+        .await
+        .map_err(ProxyError::from_upstream)?;
 
     let status = res.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
+        let (Some(client_upgrade), Some(upstream)) =
+            (client_upgrade, res.extensions_mut().remove::<Upgraded>())
+        else {
             return Err(ProxyError::Upstream(
                 "the upstream switched protocols unasked".into(),
             ));
         };
         let proto = res.headers().get(header::UPGRADE).cloned();
-        let upstream_upgrade = hyper::upgrade::on(&mut res);
-        tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+        tokio::spawn(tunnel(client_upgrade, upstream));
         hop::strip(res.headers_mut());
         if let Some(p) = proto {
             res.headers_mut()
@@ -136,20 +137,34 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
 }
 
 /// Joins an upgraded client connection to the upgraded upstream connection until either closes.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
-    let (client, upstream) = match tokio::try_join!(client, upstream) {
-        Ok(pair) => pair,
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: Upgraded) {
+    let client = match client.await {
+        Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "upgrade did not complete");
             return;
         }
     };
+    let Some((mut upstream, early)) = upstream.take() else {
+        return;
+    };
     let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
+    // Bytes the upstream sent right behind its 101 belong to the new protocol: client first.
+    if !early.is_empty()
+        && let Err(e) = client.write_all(&early).await
+    {
+        tracing::debug!(error = %e, "upgraded connection ended");
+        return;
+    }
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %e, "upgraded connection ended");
     }
 }
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// X-Forwarded-For/-Proto/-Host: appended to a trusted peer's, replaced for anyone else (a client
 /// could otherwise claim any address or scheme).
@@ -158,7 +173,7 @@ fn forwarded_headers(h: &mut HeaderMap, ctx: &RequestContext, client_host: Optio
     let proto = HeaderValue::from_static(if ctx.conn.tls { "https" } else { "http" });
     if ctx.trusted_peer {
         let prior: Vec<&str> = h
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
@@ -168,38 +183,87 @@ fn forwarded_headers(h: &mut HeaderMap, ctx: &RequestContext, client_host: Optio
             format!("{}, {peer}", prior.join(", "))
         };
         if let Ok(v) = HeaderValue::from_str(&joined) {
-            h.insert("x-forwarded-for", v);
+            h.insert(&X_FORWARDED_FOR, v);
         }
-        if !h.contains_key("x-forwarded-proto") {
-            h.insert("x-forwarded-proto", proto);
+        if !h.contains_key(&X_FORWARDED_PROTO) {
+            h.insert(&X_FORWARDED_PROTO, proto);
         }
-        if !h.contains_key("x-forwarded-host")
+        if !h.contains_key(&X_FORWARDED_HOST)
             && let Some(host) = client_host
         {
-            h.insert("x-forwarded-host", host.clone());
+            h.insert(&X_FORWARDED_HOST, host.clone());
         }
     } else {
-        if let Ok(v) = HeaderValue::try_from(peer.to_string()) {
-            h.insert("x-forwarded-for", v);
-        }
-        h.insert("x-forwarded-proto", proto);
+        h.insert(&X_FORWARDED_FOR, ip_value(peer));
+        h.insert(&X_FORWARDED_PROTO, proto);
         match client_host {
             Some(host) => {
-                h.insert("x-forwarded-host", host.clone());
+                h.insert(&X_FORWARDED_HOST, host.clone());
             }
             None => {
-                h.remove("x-forwarded-host");
+                h.remove(&X_FORWARDED_HOST);
             }
         }
         // Other spellings of the same claims are as untrustworthy.
         h.remove(header::FORWARDED);
-        h.remove("x-real-ip");
+        h.remove(&X_REAL_IP);
     }
+}
+
+/// An address as a header value, without the formatting machinery (this runs per request).
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = [0u8; 15];
+            let mut len = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out[len] = b'.';
+                    len += 1;
+                }
+                if octet >= 100 {
+                    out[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    out[len] = b'0' + (octet / 10) % 10;
+                    len += 1;
+                }
+                out[len] = b'0' + octet % 10;
+                len += 1;
+            }
+            HeaderValue::from_bytes(&out[..len])
+        }
+        v6 => HeaderValue::try_from(v6.to_string()),
+    }
+    // Digits, dots, colons and hex only: always a valid header value.
+    .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_values_match_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.1.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_value(addr), ip, "{ip}");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod server;
 pub mod signals;
 pub mod state;
 pub mod tls;
+pub mod upstream;
 
 pub use server::{ProxyHandle, serve, start};
 pub use state::{ReloadError, Runtime, Shared};

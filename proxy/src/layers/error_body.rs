@@ -17,11 +17,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::upstream::UpstreamBody;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use rampart_config::{ErrorBodyMode, ErrorBodyPolicy, OverLimit};
 use tower_layer::Layer;
@@ -235,7 +235,7 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
 fn over_limit(
     parts: http::response::Parts,
     prefix: Bytes,
-    rest: Incoming,
+    rest: UpstreamBody,
     m: &Meta,
     why: &str,
 ) -> Response<ResponseBody> {

@@ -51,16 +51,27 @@ pub struct Applied {
 pub fn apply(policy: &HeaderPolicy, headers: &mut HeaderMap, https: bool) -> Applied {
     let mut a = Applied::default();
     if !policy.remove.is_empty() {
-        // One pass over the response's (few) names; the Vec allocates only when something
-        // actually has to go.
-        let doomed: Vec<http::HeaderName> = headers
-            .keys()
-            .filter(|k| policy.remove.matches(k))
-            .cloned()
-            .collect();
-        for name in &doomed {
-            headers.remove(name);
-            a.removed += 1;
+        // Names are collected first (the map cannot shrink while borrowed) into a small array
+        // on the stack: no allocation per response. More than fit take another pass.
+        loop {
+            let mut doomed: [Option<http::HeaderName>; 8] = Default::default();
+            let mut n = 0;
+            for k in headers.keys() {
+                if policy.remove.matches(k) {
+                    doomed[n] = Some(k.clone());
+                    n += 1;
+                    if n == doomed.len() {
+                        break;
+                    }
+                }
+            }
+            for name in doomed.iter().take(n).flatten() {
+                headers.remove(name);
+                a.removed += 1;
+            }
+            if n < doomed.len() {
+                break;
+            }
         }
     }
     // One growth of the map instead of several as the rules insert.

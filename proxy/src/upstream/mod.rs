@@ -1,0 +1,565 @@
+//! Our HTTP/1.1 client for upstreams: a pool of keep-alive connections per endpoint, driven
+//! inline by the request that uses them.
+//!
+//! Why not hyper-util's pooled client: its connections run in tasks of their own and requests
+//! reach them through channels, and its pool hashes the endpoint key on every checkout and
+//! return. A reverse proxy knows its endpoints when the config loads, so here each route points
+//! straight at its [`Endpoint`], a request writes and reads its connection itself, and the
+//! response body hands the connection back when it ends. Measured in benches/README.md.
+
+mod body;
+mod codec;
+mod error;
+mod io;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header;
+use http::{Method, Request, Response, Version};
+use http_body::Body;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub use body::UpstreamBody;
+pub use error::{BodyError, UpstreamError};
+
+use codec::RequestFraming;
+use io::Dial;
+pub(crate) use io::Io;
+
+/// A response head larger than this is refused (hyper's client default is 400 KiB; nginx's
+/// proxy_buffer_size is 4-8 KiB; 64 KiB holds any legitimate set of cookies).
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
+
+/// One connection to an upstream and what has been read from it but not consumed.
+pub(crate) struct Conn {
+    io: Io,
+    buf: BytesMut,
+    /// Scratch for the request head; kept so a request costs no allocation for it.
+    head: Vec<u8>,
+}
+
+/// An upgraded (101) upstream connection, for the tunnel to take.
+#[derive(Clone)]
+pub struct Upgraded(Arc<Mutex<Option<(Io, Bytes)>>>);
+
+impl Upgraded {
+    /// The connection and the bytes the upstream sent after its 101 head.
+    pub(crate) fn take(&self) -> Option<(Io, Bytes)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// An upstream origin (scheme, authority, trust) and its idle keep-alive connections.
+pub struct Endpoint {
+    dial: Dial,
+    idle_timeout: Duration,
+    max_idle: usize,
+    idle: Mutex<Vec<(Conn, Instant)>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("addr", &self.dial.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// `tls`: `Some` for an HTTPS upstream.
+    pub fn new(
+        host: &str,
+        port: u16,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        max_idle: usize,
+    ) -> Result<Endpoint, String> {
+        Ok(Endpoint {
+            dial: Dial::new(host, port, tls, connect_timeout)?,
+            idle_timeout,
+            max_idle,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The number of idle connections held (for tests and metrics).
+    pub fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// The most recently used idle connection that is still usable, if any.
+    fn checkout(&self) -> Option<Conn> {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some((mut conn, since)) = idle.pop() {
+            if now.duration_since(since) >= self.idle_timeout {
+                // Older ones sit below this one: all expired.
+                idle.clear();
+                return None;
+            }
+            if conn.io.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put(&self, conn: Conn) {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Expired connections are at the front (oldest first): drop them while we are here.
+        let expired = idle
+            .iter()
+            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
+            .count();
+        if expired > 0 {
+            idle.drain(..expired);
+        }
+        if idle.len() < self.max_idle {
+            idle.push((conn, now));
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, UpstreamError> {
+        Ok(Conn {
+            io: self.dial.connect().await?,
+            buf: BytesMut::new(),
+            head: Vec::with_capacity(512),
+        })
+    }
+
+    /// Sends `req` (its URI's path and query are the request target; its headers are sent as
+    /// they are, so the caller has already removed hop-by-hop ones) and returns the response
+    /// with its body streaming from the connection. `response_timeout` bounds sending the
+    /// request and receiving the response head.
+    pub async fn send<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        response_timeout: Duration,
+    ) -> Result<Response<UpstreamBody>, UpstreamError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, mut body) = req.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let has_length = parts.headers.contains_key(header::CONTENT_LENGTH);
+        let framing = if body.is_end_stream() {
+            let wants_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+            if wants_body && !has_length {
+                RequestFraming::EmptyLength
+            } else {
+                RequestFraming::AsIs
+            }
+        } else if has_length {
+            RequestFraming::AsIs
+        } else {
+            RequestFraming::Chunked
+        };
+        let exchange = async {
+            // The first piece of the body goes out with the head, in one write.
+            let first = if body.is_end_stream() {
+                None
+            } else {
+                next_data(&mut body).await?
+            };
+            let mut conn = match self.checkout() {
+                Some(conn) => conn,
+                None => self.connect().await?,
+            };
+            let mut fresh = false;
+            loop {
+                codec::encode_head(
+                    &mut conn.head,
+                    &parts.method,
+                    target,
+                    &parts.headers,
+                    framing,
+                );
+                let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
+                let result = match sent {
+                    Ok(()) => read_head(&mut conn).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(head) => return Ok((conn, head)),
+                    // A pooled connection the upstream closed as we picked it: the request
+                    // never reached it, so sending it again on a new connection is safe if
+                    // there is no body we may have consumed.
+                    Err(e)
+                        if !fresh
+                            && e.is_stale_connection()
+                            && first.is_none()
+                            && framing != RequestFraming::Chunked =>
+                    {
+                        tracing::debug!(upstream = %self.dial.addr, error = %e, "stale pooled connection; retrying on a new one");
+                        conn = self.connect().await?;
+                        fresh = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
+            Ok(r) => r?,
+            Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
+        };
+        let framing = codec::response_framing(&parts.method, &head)?;
+        let reusable = codec::keeps_alive(&head);
+        let mut res = Response::new(UpstreamBody::done());
+        *res.status_mut() = head.status;
+        *res.version_mut() = Version::HTTP_11;
+        *res.headers_mut() = head.headers;
+        if head.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            let Conn { io, buf, .. } = conn;
+            res.extensions_mut()
+                .insert(Upgraded(Arc::new(Mutex::new(Some((io, buf.freeze()))))));
+            return Ok(res);
+        }
+        *res.body_mut() = UpstreamBody::new(conn, framing, reusable.then(|| self.clone()));
+        Ok(res)
+    }
+}
+
+/// The next data frame of the client's body (trailers are not forwarded), or `None` at its end.
+async fn next_data<B>(body: &mut B) -> Result<Option<Bytes>, UpstreamError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    loop {
+        match body.frame().await {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(UpstreamError::RequestBody(e.into())),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                {
+                    return Ok(Some(data));
+                }
+            }
+        }
+    }
+}
+
+async fn write_request<B>(
+    conn: &mut Conn,
+    first: Option<&Bytes>,
+    body: &mut B,
+    framing: RequestFraming,
+) -> Result<(), UpstreamError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let chunked = framing == RequestFraming::Chunked;
+    let Some(first) = first else {
+        if chunked {
+            conn.head.extend_from_slice(b"0\r\n\r\n");
+        }
+        conn.io
+            .write_all(&conn.head)
+            .await
+            .map_err(UpstreamError::Write)?;
+        return conn.io.flush().await.map_err(UpstreamError::Write);
+    };
+    let mut data = Some(first.clone());
+    while let Some(chunk) = data {
+        if chunked {
+            let _ = std::fmt::Write::write_fmt(
+                &mut HexLine(&mut conn.head),
+                format_args!("{:x}\r\n", chunk.len()),
+            );
+        }
+        write_all_vectored(
+            &mut conn.io,
+            &conn.head,
+            &chunk,
+            if chunked { b"\r\n" } else { b"" },
+        )
+        .await
+        .map_err(UpstreamError::Write)?;
+        conn.head.clear();
+        data = next_data(body).await?;
+    }
+    if chunked {
+        conn.io
+            .write_all(b"0\r\n\r\n")
+            .await
+            .map_err(UpstreamError::Write)?;
+    }
+    conn.io.flush().await.map_err(UpstreamError::Write)
+}
+
+/// Appends formatted text to a byte buffer.
+struct HexLine<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for HexLine<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes `a`, `b` and `c` in as few system calls as the socket allows.
+async fn write_all_vectored(io: &mut Io, a: &[u8], b: &[u8], c: &[u8]) -> std::io::Result<()> {
+    let (mut a, mut b, mut c) = (a, b, c);
+    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
+        let slices = [
+            std::io::IoSlice::new(a),
+            std::io::IoSlice::new(b),
+            std::io::IoSlice::new(c),
+        ];
+        let mut n = io.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        for part in [&mut a, &mut b, &mut c] {
+            let used = n.min(part.len());
+            *part = &part[used..];
+            n -= used;
+        }
+    }
+    Ok(())
+}
+
+/// Reads until a final (non-1xx) response head has arrived. Interim 1xx responses (100, 103)
+/// are dropped: the client-facing side already answered any Expect, and Early Hints are not
+/// forwarded. A 101 is final.
+async fn read_head(conn: &mut Conn) -> Result<codec::Head, UpstreamError> {
+    loop {
+        if !conn.buf.is_empty()
+            && let Some(head) = codec::parse_head(&mut conn.buf, MAX_RESPONSE_HEAD)?
+        {
+            let s = head.status.as_u16();
+            if (100..200).contains(&s) && s != 101 {
+                continue;
+            }
+            return Ok(head);
+        }
+        conn.buf.reserve(READ_CHUNK);
+        let n = conn
+            .io
+            .read_buf(&mut conn.buf)
+            .await
+            .map_err(UpstreamError::Read)?;
+        if n == 0 {
+            return Err(if conn.buf.is_empty() {
+                UpstreamError::ClosedBeforeResponse
+            } else {
+                UpstreamError::Malformed("connection closed inside the response head")
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Empty, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A raw upstream: answers each request it reads (up to the blank line) with the next canned
+    /// response; `close_after` closes the connection after that many responses.
+    async fn raw_upstream(
+        responses: Vec<&'static [u8]>,
+        close_after: usize,
+    ) -> (u16, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut responses = responses.into_iter();
+            'conns: loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    break;
+                };
+                let mut served = 0;
+                loop {
+                    let mut req = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !req.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut byte).await {
+                            Ok(1) => req.push(byte[0]),
+                            // The client closed: wait for its next connection, if it has
+                            // anything left to ask.
+                            _ if responses.as_slice().is_empty() => break 'conns,
+                            _ => continue 'conns,
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&req).to_lowercase();
+                    if let Some(len) = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                    {
+                        let mut body = vec![0u8; len.trim().parse().unwrap()];
+                        s.read_exact(&mut body).await.unwrap();
+                        req.extend_from_slice(&body);
+                    } else if text.contains("transfer-encoding: chunked") {
+                        while !req.ends_with(b"0\r\n\r\n") {
+                            s.read_exact(&mut byte).await.unwrap();
+                            req.push(byte[0]);
+                        }
+                    }
+                    seen.push(req);
+                    let Some(r) = responses.next() else {
+                        break 'conns;
+                    };
+                    s.write_all(r).await.unwrap();
+                    served += 1;
+                    if responses.as_slice().is_empty() {
+                        break 'conns;
+                    }
+                    if served == close_after {
+                        continue 'conns;
+                    }
+                }
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    fn endpoint(port: u16) -> Arc<Endpoint> {
+        Arc::new(
+            Endpoint::new(
+                "127.0.0.1",
+                port,
+                None,
+                Duration::from_secs(2),
+                Duration::from_secs(60),
+                8,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn get(path: &str) -> Request<Empty<Bytes>> {
+        Request::builder()
+            .uri(path)
+            .header("host", "up")
+            .body(Empty::new())
+            .unwrap()
+    }
+
+    async fn body_of(res: Response<UpstreamBody>) -> Vec<u8> {
+        res.into_body().collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_decoded_and_the_connection_is_reused() {
+        let (port, upstream) = raw_upstream(
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+            ],
+            usize::MAX,
+        )
+        .await;
+        let ep = endpoint(port);
+        let res = ep.send(get("/a"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(body_of(res).await, b"hello world");
+        assert_eq!(
+            ep.idle_count(),
+            1,
+            "a cleanly ended body returns its connection"
+        );
+        let res = ep
+            .send(get("/b?x=1"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+        assert_eq!(body_of(res).await, b"nope");
+        drop(ep);
+        let seen = upstream.await.unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[1].starts_with(b"GET /b?x=1 HTTP/1.1\r\nhost: up\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_closed_by_the_upstream_is_retried_on_a_new_one() {
+        let (port, upstream) = raw_upstream(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain",
+            ],
+            1,
+        )
+        .await;
+        let ep = endpoint(port);
+        let res = ep.send(get("/"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(body_of(res).await, b"ok");
+        let res = ep.send(get("/"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(body_of(res).await, b"again");
+        drop(ep);
+        assert_eq!(upstream.await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn request_bodies_keep_their_length_or_are_chunked() {
+        let (port, upstream) = raw_upstream(
+            vec![
+                b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+                b"HTTP/1.0 200 OK\r\n\r\nuntil close",
+            ],
+            usize::MAX,
+        )
+        .await;
+        let ep = endpoint(port);
+        let req = Request::post("/p")
+            .header("content-length", "4")
+            .body(Full::new(Bytes::from_static(b"data")))
+            .unwrap();
+        let res = ep.send(req, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(res.status(), 201);
+        assert!(res.body().is_end_stream());
+        let req = Request::post("/q")
+            .body(Full::new(Bytes::from_static(b"abc")))
+            .unwrap();
+        let res = ep.send(req, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(body_of(res).await, b"until close");
+        assert_eq!(
+            ep.idle_count(),
+            0,
+            "a close-delimited body ends its connection"
+        );
+        drop(ep);
+        let seen = upstream.await.unwrap();
+        assert!(seen[0].ends_with(b"content-length: 4\r\n\r\ndata"));
+        assert!(seen[1].ends_with(b"transfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let err = endpoint(port)
+            .send(get("/"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UpstreamError::Connect { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_body_is_an_error_not_a_short_success() {
+        let (port, _upstream) =
+            raw_upstream(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], 1).await;
+        let res = endpoint(port)
+            .send(get("/"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let err = res.into_body().collect().await.unwrap_err();
+        assert!(matches!(err, BodyError::Truncated(7)), "{err}");
+    }
+}
