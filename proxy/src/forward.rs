@@ -107,8 +107,10 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
         .for_route(&route)
         .ok_or_else(|| ProxyError::Internal("the route has no upstream endpoint".to_owned()))?;
     let timeout = settings.timeouts.upstream_response;
+    // The route's policy would strip these from the response anyway (see header_policy).
+    let remove = &route.policy.remove;
     let mut res = endpoint
-        .send(req, timeout)
+        .send(req, timeout, &|name| remove.matches(name))
         .await
         .map_err(ProxyError::from_upstream)?;
 
@@ -129,9 +131,8 @@ async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, P
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             res.headers_mut().insert(header::UPGRADE, p);
         }
-    } else {
-        hop::strip(res.headers_mut());
     }
+    // Otherwise the upstream client already left hop-by-hop headers out.
     res.extensions_mut().insert(UpstreamStatus(status));
     Ok(res.map(ResponseBody::Upstream))
 }

@@ -50,16 +50,47 @@ pub(crate) enum RequestFraming {
     Chunked,
 }
 
-/// A parsed response head.
+/// A parsed response head. Hop-by-hop headers are already gone from `headers`; what they said
+/// about this connection is kept in the other fields.
 #[derive(Debug)]
 pub(crate) struct Head {
     pub status: StatusCode,
     pub version: Version,
     pub headers: HeaderMap,
+    /// `Connection: close` was sent.
+    close: bool,
+    /// `Connection: keep-alive` was sent (matters for HTTP/1.0).
+    keep_alive: bool,
+    /// Transfer-Encoding was sent; `Some(true)` when chunked is its last coding.
+    chunked: Option<bool>,
+    /// The Content-Length, if one was sent (all copies agreeing).
+    content_length: Option<u64>,
+}
+
+/// Connection-level headers (RFC 9110 section 7.6.1): they describe the upstream hop only.
+fn is_hop_by_hop(name: &[u8], status: u16) -> bool {
+    const HOP: [&[u8]; 8] = [
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+    ];
+    // A 101's Upgrade names the protocol the tunnel switches to; the caller needs it.
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || (status != 101 && name.eq_ignore_ascii_case(b"upgrade"))
 }
 
 /// Parses a response head from the front of `buf`, removing it. `Ok(None)`: incomplete.
-pub(crate) fn parse_head(buf: &mut BytesMut, limit: usize) -> Result<Option<Head>, UpstreamError> {
+/// Headers for which `drop` says true (the policy's remove list) are never added to the map.
+pub(crate) fn parse_head(
+    buf: &mut BytesMut,
+    limit: usize,
+    drop: &(dyn Fn(&HeaderName) -> bool + Sync),
+) -> Result<Option<Head>, UpstreamError> {
     // Uninitialised slots: zeroing 128 of them per response would cost more than the parse.
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut []);
@@ -89,36 +120,102 @@ pub(crate) fn parse_head(buf: &mut BytesMut, limit: usize) -> Result<Option<Head
     } else {
         Version::HTTP_11
     };
+    let mut head = Head {
+        status,
+        version,
+        headers: HeaderMap::new(),
+        close: false,
+        keep_alive: false,
+        chunked: None,
+        content_length: None,
+    };
+    // Headers a Connection header names are hop-by-hop too (at most a few; more than fit
+    // here are removed from the map afterwards).
+    let mut named: [&[u8]; 8] = [b""; 8];
+    let mut named_count = 0;
+    let mut named_overflow: Vec<HeaderName> = Vec::new();
     // Offsets into the head, so names and values can be built from (and values share) the
-    // frozen head once the parser's borrow of `buf` ends.
+    // frozen head once the parser's borrow of `buf` ends. `keep` is false for hop-by-hop ones.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut spans = [(0u32, 0u32, 0u32, 0u32, false); MAX_HEADERS];
     let n = res.headers.len();
     for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let t = token.trim_ascii();
+                if t.eq_ignore_ascii_case(b"close") {
+                    head.close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    head.keep_alive = true;
+                } else if t.is_empty()
+                    || is_hop_by_hop(t, status.as_u16())
+                    || t.eq_ignore_ascii_case(b"upgrade")
+                {
+                    // Already dropped, or (on a 101) the Upgrade the caller needs.
+                } else if named_count < named.len() {
+                    named[named_count] = t;
+                    named_count += 1;
+                } else if let Ok(extra) = HeaderName::from_bytes(t) {
+                    named_overflow.push(extra);
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Chunked must be the last coding; anything else is delimited by closing.
+            let last = h.value.rsplit(|b| *b == b',').next().unwrap_or(b"");
+            head.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for part in h.value.split(|b| *b == b',') {
+                let n = std::str::from_utf8(part.trim_ascii())
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .ok_or(UpstreamError::Malformed("invalid Content-Length"))?;
+                if head.content_length.is_some_and(|l| l != n) {
+                    return Err(UpstreamError::Malformed(
+                        "conflicting Content-Length values",
+                    ));
+                }
+                head.content_length = Some(n);
+            }
+        }
         let ns = h.name.as_ptr() as usize - base;
         let vs = h.value.as_ptr() as usize - base;
         // `len <= limit` and limits are far below 4 GiB, so these fit.
         *span = (
             ns as u32,
-            (ns + h.name.len()) as u32,
+            (ns + name.len()) as u32,
             vs as u32,
             (vs + h.value.len()) as u32,
+            !is_hop_by_hop(name, status.as_u16()),
         );
     }
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(n + 8);
-    for &(ns, ne, vs, ve) in &spans[..n] {
-        let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
-            .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
-            .map_err(|_| UpstreamError::Malformed("invalid header value"))?;
-        headers.append(name, value);
+    let named = &named[..named_count];
+    let mut keep = [false; MAX_HEADERS];
+    for (k, span) in keep.iter_mut().zip(&spans[..n]) {
+        let name = &buf[span.0 as usize..span.1 as usize];
+        *k = span.4 && !named.iter().any(|t| t.eq_ignore_ascii_case(name));
     }
-    Ok(Some(Head {
-        status,
-        version,
-        headers,
-    }))
+    let raw = buf.split_to(len).freeze();
+    head.headers.reserve(n + 8);
+    for (&(ns, ne, vs, ve, _), _) in spans[..n].iter().zip(&keep).filter(|(_, k)| **k) {
+        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
+            .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
+        if drop(&name) {
+            continue;
+        }
+        let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
+            .map_err(|_| UpstreamError::Malformed("invalid header value"))?;
+        head.headers.append(name, value);
+    }
+    for extra in &named_overflow {
+        head.headers.remove(extra);
+    }
+    // A message with both is framed by Transfer-Encoding; passing the stale length on would
+    // let the next hop frame it differently (request smuggling's raw material).
+    if head.chunked.is_some() {
+        head.headers.remove(header::CONTENT_LENGTH);
+    }
+    Ok(Some(head))
 }
 
 /// How the response body ends.
@@ -132,68 +229,22 @@ pub(crate) enum Framing {
 }
 
 /// The body framing of a response to `method` (RFC 9112 section 6.3, in its order).
-pub(crate) fn response_framing(method: &Method, head: &Head) -> Result<Framing, UpstreamError> {
+pub(crate) fn response_framing(method: &Method, head: &Head) -> Framing {
     let s = head.status.as_u16();
     if *method == Method::HEAD || (100..200).contains(&s) || s == 204 || s == 304 {
-        return Ok(Framing::Empty);
+        return Framing::Empty;
     }
-    if head.headers.contains_key(header::TRANSFER_ENCODING) {
-        // Chunked must be the last coding; anything else can only be delimited by closing.
-        let chunked_last = head
-            .headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        return Ok(if chunked_last {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        });
+    match (head.chunked, head.content_length) {
+        (Some(true), _) => Framing::Chunked,
+        (Some(false), _) | (None, None) => Framing::UntilClose,
+        (None, Some(0)) => Framing::Empty,
+        (None, Some(n)) => Framing::Length(n),
     }
-    let mut length: Option<u64> = None;
-    for v in head.headers.get_all(header::CONTENT_LENGTH) {
-        for part in v
-            .to_str()
-            .map_err(|_| UpstreamError::Malformed("invalid Content-Length"))?
-            .split(',')
-        {
-            let n: u64 = part
-                .trim()
-                .parse()
-                .map_err(|_| UpstreamError::Malformed("invalid Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(UpstreamError::Malformed(
-                    "conflicting Content-Length values",
-                ));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(n) => Framing::Length(n),
-        None => Framing::UntilClose,
-    })
 }
 
 /// Whether the upstream lets the connection be used again after this response.
 pub(crate) fn keeps_alive(head: &Head) -> bool {
-    let mut close = false;
-    let mut keep_alive = false;
-    for v in head.headers.get_all(header::CONNECTION) {
-        for token in v.to_str().unwrap_or("").split(',') {
-            let t = token.trim();
-            close |= t.eq_ignore_ascii_case("close");
-            keep_alive |= t.eq_ignore_ascii_case("keep-alive");
-        }
-    }
-    if close {
-        return false;
-    }
-    head.version == Version::HTTP_11 || keep_alive
+    !head.close && (head.version == Version::HTTP_11 || head.keep_alive)
 }
 
 #[cfg(test)]
@@ -202,7 +253,7 @@ mod tests {
 
     fn head(raw: &str) -> Head {
         let mut buf = BytesMut::from(raw);
-        parse_head(&mut buf, 65536).unwrap().unwrap()
+        parse_head(&mut buf, 65536, &|_| false).unwrap().unwrap()
     }
 
     #[test]
@@ -210,24 +261,21 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nServer: nginx/1.18.0\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello",
         );
-        let h = parse_head(&mut buf, 65536).unwrap().unwrap();
+        let h = parse_head(&mut buf, 65536, &|_| false).unwrap().unwrap();
         assert_eq!(h.status, StatusCode::OK);
         assert_eq!(h.headers["server"], "nginx/1.18.0");
         assert_eq!(h.headers.get_all("set-cookie").iter().count(), 2);
         assert_eq!(&buf[..], b"hello");
-        assert_eq!(
-            response_framing(&Method::GET, &h).unwrap(),
-            Framing::Length(5)
-        );
-        assert_eq!(response_framing(&Method::HEAD, &h).unwrap(), Framing::Empty);
+        assert_eq!(response_framing(&Method::GET, &h), Framing::Length(5));
+        assert_eq!(response_framing(&Method::HEAD, &h), Framing::Empty);
     }
 
     #[test]
     fn an_incomplete_head_waits_and_an_oversized_one_fails() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n");
-        assert!(parse_head(&mut buf, 65536).unwrap().is_none());
+        assert!(parse_head(&mut buf, 65536, &|_| false).unwrap().is_none());
         assert!(matches!(
-            parse_head(&mut buf, 10),
+            parse_head(&mut buf, 10, &|_| false),
             Err(UpstreamError::HeadTooLarge(10))
         ));
     }
@@ -237,29 +285,43 @@ mod tests {
         let chunked = head(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
         );
-        assert_eq!(
-            response_framing(&Method::GET, &chunked).unwrap(),
-            Framing::Chunked
-        );
+        assert_eq!(response_framing(&Method::GET, &chunked), Framing::Chunked);
         let not_last = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
         assert_eq!(
-            response_framing(&Method::GET, &not_last).unwrap(),
+            response_framing(&Method::GET, &not_last),
             Framing::UntilClose
         );
         let none = head("HTTP/1.1 200 OK\r\n\r\n");
-        assert_eq!(
-            response_framing(&Method::GET, &none).unwrap(),
-            Framing::UntilClose
-        );
+        assert_eq!(response_framing(&Method::GET, &none), Framing::UntilClose);
         let nc = head("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
-        assert_eq!(response_framing(&Method::GET, &nc).unwrap(), Framing::Empty);
+        assert_eq!(response_framing(&Method::GET, &nc), Framing::Empty);
         let dup = head("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n");
-        assert_eq!(
-            response_framing(&Method::GET, &dup).unwrap(),
-            Framing::Length(3)
+        assert_eq!(response_framing(&Method::GET, &dup), Framing::Length(3));
+        let mut conflict =
+            BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
+        assert!(parse_head(&mut conflict, 65536, &|_| false).is_err());
+    }
+
+    #[test]
+    fn hop_by_hop_and_removed_headers_never_reach_the_map() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\nUpgrade: h2c\r\nX-Powered-By: Express\r\nX-Kept: k\r\n\r\n",
         );
-        let conflict = head("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
-        assert!(response_framing(&Method::GET, &conflict).is_err());
+        let h = parse_head(&mut buf, 65536, &|n| n.as_str() == "x-powered-by")
+            .unwrap()
+            .unwrap();
+        let names: Vec<&str> = h.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+        assert_eq!(response_framing(&Method::GET, &h), Framing::Chunked);
+        assert!(keeps_alive(&h));
+        let mut switching = BytesMut::from(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+        );
+        let h = parse_head(&mut switching, 65536, &|_| false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.headers["upgrade"], "websocket");
+        assert!(!h.headers.contains_key("connection"));
     }
 
     #[test]

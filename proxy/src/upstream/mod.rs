@@ -140,10 +140,13 @@ impl Endpoint {
     /// they are, so the caller has already removed hop-by-hop ones) and returns the response
     /// with its body streaming from the connection. `response_timeout` bounds sending the
     /// request and receiving the response head.
+    /// Response headers for which `drop` is true are left out (the policy's remove list:
+    /// cheaper never to add them than to remove them later), as are hop-by-hop ones.
     pub async fn send<B>(
         self: &Arc<Self>,
         req: Request<B>,
         response_timeout: Duration,
+        drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
     ) -> Result<Response<UpstreamBody>, UpstreamError>
     where
         B: Body<Data = Bytes> + Unpin,
@@ -186,7 +189,7 @@ impl Endpoint {
                 );
                 let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
                 let result = match sent {
-                    Ok(()) => read_head(&mut conn).await,
+                    Ok(()) => read_head(&mut conn, drop).await,
                     Err(e) => Err(e),
                 };
                 match result {
@@ -212,7 +215,7 @@ impl Endpoint {
             Ok(r) => r?,
             Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
         };
-        let framing = codec::response_framing(&parts.method, &head)?;
+        let framing = codec::response_framing(&parts.method, &head);
         let reusable = codec::keeps_alive(&head);
         let mut res = Response::new(UpstreamBody::done());
         *res.status_mut() = head.status;
@@ -334,10 +337,13 @@ async fn write_all_vectored(io: &mut Io, a: &[u8], b: &[u8], c: &[u8]) -> std::i
 /// Reads until a final (non-1xx) response head has arrived. Interim 1xx responses (100, 103)
 /// are dropped: the client-facing side already answered any Expect, and Early Hints are not
 /// forwarded. A 101 is final.
-async fn read_head(conn: &mut Conn) -> Result<codec::Head, UpstreamError> {
+async fn read_head(
+    conn: &mut Conn,
+    drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+) -> Result<codec::Head, UpstreamError> {
     loop {
         if !conn.buf.is_empty()
-            && let Some(head) = codec::parse_head(&mut conn.buf, MAX_RESPONSE_HEAD)?
+            && let Some(head) = codec::parse_head(&mut conn.buf, MAX_RESPONSE_HEAD, drop)?
         {
             let s = head.status.as_u16();
             if (100..200).contains(&s) && s != 101 {
@@ -429,6 +435,20 @@ mod tests {
         (port, task)
     }
 
+    impl Endpoint {
+        async fn send_all<B>(
+            self: &Arc<Self>,
+            req: Request<B>,
+            timeout: Duration,
+        ) -> Result<Response<UpstreamBody>, UpstreamError>
+        where
+            B: Body<Data = Bytes> + Unpin,
+            B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        {
+            self.send(req, timeout, &|_| false).await
+        }
+    }
+
     fn endpoint(port: u16) -> Arc<Endpoint> {
         Arc::new(
             Endpoint::new(
@@ -466,7 +486,10 @@ mod tests {
         )
         .await;
         let ep = endpoint(port);
-        let res = ep.send(get("/a"), Duration::from_secs(5)).await.unwrap();
+        let res = ep
+            .send_all(get("/a"), Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(body_of(res).await, b"hello world");
         assert_eq!(
@@ -475,7 +498,7 @@ mod tests {
             "a cleanly ended body returns its connection"
         );
         let res = ep
-            .send(get("/b?x=1"), Duration::from_secs(5))
+            .send_all(get("/b?x=1"), Duration::from_secs(5))
             .await
             .unwrap();
         assert_eq!(res.status(), 404);
@@ -497,9 +520,9 @@ mod tests {
         )
         .await;
         let ep = endpoint(port);
-        let res = ep.send(get("/"), Duration::from_secs(5)).await.unwrap();
+        let res = ep.send_all(get("/"), Duration::from_secs(5)).await.unwrap();
         assert_eq!(body_of(res).await, b"ok");
-        let res = ep.send(get("/"), Duration::from_secs(5)).await.unwrap();
+        let res = ep.send_all(get("/"), Duration::from_secs(5)).await.unwrap();
         assert_eq!(body_of(res).await, b"again");
         drop(ep);
         assert_eq!(upstream.await.unwrap().len(), 2);
@@ -520,13 +543,13 @@ mod tests {
             .header("content-length", "4")
             .body(Full::new(Bytes::from_static(b"data")))
             .unwrap();
-        let res = ep.send(req, Duration::from_secs(5)).await.unwrap();
+        let res = ep.send_all(req, Duration::from_secs(5)).await.unwrap();
         assert_eq!(res.status(), 201);
         assert!(res.body().is_end_stream());
         let req = Request::post("/q")
             .body(Full::new(Bytes::from_static(b"abc")))
             .unwrap();
-        let res = ep.send(req, Duration::from_secs(5)).await.unwrap();
+        let res = ep.send_all(req, Duration::from_secs(5)).await.unwrap();
         assert_eq!(body_of(res).await, b"until close");
         assert_eq!(
             ep.idle_count(),
@@ -545,7 +568,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let err = endpoint(port)
-            .send(get("/"), Duration::from_secs(5))
+            .send_all(get("/"), Duration::from_secs(5))
             .await
             .unwrap_err();
         assert!(matches!(err, UpstreamError::Connect { .. }), "{err}");
@@ -556,7 +579,7 @@ mod tests {
         let (port, _upstream) =
             raw_upstream(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], 1).await;
         let res = endpoint(port)
-            .send(get("/"), Duration::from_secs(5))
+            .send_all(get("/"), Duration::from_secs(5))
             .await
             .unwrap();
         let err = res.into_body().collect().await.unwrap_err();
