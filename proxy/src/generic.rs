@@ -8,6 +8,49 @@ use http::header::{ACCEPT, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use rampart_config::Templates;
 
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// What a request says about the error body it would want, kept as the raw header values:
+/// nearly every request succeeds, so the parsing waits until an error needs it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPrefs {
+    accept: Option<HeaderValue>,
+    request_id: Option<HeaderValue>,
+}
+
+impl ClientPrefs {
+    pub fn of(headers: &HeaderMap) -> ClientPrefs {
+        ClientPrefs {
+            accept: headers.get(ACCEPT).cloned(),
+            request_id: headers.get(&X_REQUEST_ID).cloned(),
+        }
+    }
+
+    /// For tests and callers that know the request id already.
+    pub fn with_request_id(id: &str) -> ClientPrefs {
+        ClientPrefs {
+            accept: None,
+            request_id: HeaderValue::from_str(id).ok(),
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        match &self.accept {
+            Some(v) => Flavor::negotiate_value(v),
+            None => Flavor::Json,
+        }
+    }
+
+    /// The client's X-Request-Id when it is safe to echo.
+    pub fn request_id(&self) -> Option<String> {
+        self.request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| is_safe_id(id))
+            .map(str::to_owned)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
     Json,
@@ -19,7 +62,15 @@ impl Flavor {
     /// JSON unless the client prefers HTML or plain text: API clients rarely send Accept, and
     /// browsers always list text/html first.
     pub fn negotiate(headers: &HeaderMap) -> Flavor {
-        let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        match headers.get(ACCEPT) {
+            Some(v) => Flavor::negotiate_value(v),
+            None => Flavor::Json,
+        }
+    }
+
+    /// [`Flavor::negotiate`] over one Accept value.
+    pub fn negotiate_value(accept: &HeaderValue) -> Flavor {
+        let Ok(accept) = accept.to_str() else {
             return Flavor::Json;
         };
         let mut best = (Flavor::Json, -1i32);

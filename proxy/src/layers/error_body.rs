@@ -29,9 +29,9 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::decode::{self, Encoding};
-use crate::generic::{self, Flavor};
+use crate::generic::{self, ClientPrefs};
 use crate::layers::request_filter::RequestContext;
-use crate::layers::rescue::{ProxyGenerated, client_request_id, generic_response};
+use crate::layers::rescue::{ProxyGenerated, generic_response};
 
 /// Headers that describe the replaced body and would be wrong for the generic one.
 const BODY_HEADERS: [header::HeaderName; 9] = [
@@ -70,9 +70,8 @@ pub struct ErrorBody<S> {
 /// What the filter needs from the request, taken before the request moves on.
 struct Meta {
     policy: Arc<ErrorBodyPolicy>,
-    flavor: Flavor,
+    prefs: ClientPrefs,
     head: bool,
-    request_id: Option<String>,
 }
 
 impl<S, B> Service<Request<B>> for ErrorBody<S>
@@ -95,9 +94,8 @@ where
             .filter(|p| p.mode != ErrorBodyMode::Off)
             .map(|p| Meta {
                 policy: p.clone(),
-                flavor: Flavor::negotiate(req.headers()),
+                prefs: ClientPrefs::of(req.headers()),
                 head: req.method() == Method::HEAD,
-                request_id: client_request_id(req.headers()),
             });
         ResponseFuture::Waiting {
             inner: self.inner.call(req),
@@ -260,7 +258,7 @@ fn replace(
     original: Option<&[u8]>,
 ) -> Response<ResponseBody> {
     let (parts, ()) = head.into_parts();
-    let request_id = m.request_id.clone().unwrap_or_else(generic::new_request_id);
+    let request_id = m.prefs.request_id().unwrap_or_else(generic::new_request_id);
     if let Some(original) = original {
         tracing::debug!(
             request_id,
@@ -279,7 +277,7 @@ fn replace(
     }
     let mut res = generic_response(
         parts.status,
-        m.flavor,
+        m.prefs.flavor(),
         m.head,
         &request_id,
         &m.policy.templates,
@@ -346,9 +344,8 @@ mod tests {
         }
         let m = Meta {
             policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),
-            flavor: Flavor::Json,
+            prefs: ClientPrefs::with_request_id("r1"),
             head: false,
-            request_id: Some("r1".to_owned()),
         };
         let res = replace(head, &m, "test", None);
         let h = res.headers();

@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::ProxyError;
-use crate::generic::{self, Flavor};
+use crate::generic::{self, ClientPrefs, Flavor};
 use crate::layers::request_filter::RequestContext;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,9 +59,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let meta = ErrorMeta {
-            flavor: Flavor::negotiate(req.headers()),
+            prefs: ClientPrefs::of(req.headers()),
             head: req.method() == Method::HEAD,
-            request_id: client_request_id(req.headers()),
             templates: req
                 .extensions()
                 .get::<RequestContext>()
@@ -75,19 +74,9 @@ where
 }
 
 struct ErrorMeta {
-    flavor: Flavor,
+    prefs: ClientPrefs,
     head: bool,
-    request_id: Option<String>,
     templates: Option<Arc<ErrorBodyPolicy>>,
-}
-
-/// The client's X-Request-Id when it is safe to echo.
-pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| generic::is_safe_id(id))
-        .map(str::to_owned)
 }
 
 pin_project! {
@@ -111,13 +100,15 @@ where
             Poll::Ready(Ok(res)) => Poll::Ready(Ok(res)),
             Poll::Ready(Err(e)) => {
                 let meta = this.meta.take().unwrap_or(ErrorMeta {
-                    flavor: Flavor::Json,
+                    prefs: ClientPrefs::default(),
                     head: false,
-                    request_id: None,
                     templates: None,
                 });
                 let status = e.status();
-                let request_id = meta.request_id.unwrap_or_else(generic::new_request_id);
+                let request_id = meta
+                    .prefs
+                    .request_id()
+                    .unwrap_or_else(generic::new_request_id);
                 if status == StatusCode::NOT_FOUND {
                     tracing::debug!(error = %e, request_id, "no route");
                 } else {
@@ -125,8 +116,13 @@ where
                 }
                 let empty = BTreeMap::new();
                 let templates = meta.templates.as_ref().map_or(&empty, |t| &t.templates);
-                let mut res =
-                    generic_response(status, meta.flavor, meta.head, &request_id, templates);
+                let mut res = generic_response(
+                    status,
+                    meta.prefs.flavor(),
+                    meta.head,
+                    &request_id,
+                    templates,
+                );
                 res.extensions_mut().insert(FailureSource(e.source_kind()));
                 Poll::Ready(Ok(res))
             }
