@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rampart_config::HostHeader;
 use tokio::io::AsyncWriteExt;
@@ -28,7 +27,11 @@ pub struct Forward;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ProxyError>> + Send>>;
 
-impl Service<Request<Incoming>> for Forward {
+impl<B> Service<Request<B>> for Forward
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = Response<ResponseBody>;
     type Error = ProxyError;
     type Future = BoxFuture;
@@ -37,12 +40,16 @@ impl Service<Request<Incoming>> for Forward {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         Box::pin(forward(req))
     }
 }
 
-async fn forward(mut req: Request<Incoming>) -> Result<Response<ResponseBody>, ProxyError> {
+async fn forward<B>(mut req: Request<B>) -> Result<Response<ResponseBody>, ProxyError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let ctx = req
         .extensions_mut()
         .remove::<RequestContext>()

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod forward;
 pub mod generic;
+pub mod h1;
 pub mod hop;
 pub mod layers;
 pub mod listeners;

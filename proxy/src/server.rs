@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_layer::Layer;
 
 use crate::forward::Forward;
+use crate::h1;
 use crate::layers::access_log::{AccessLog, AccessLogLayer};
 use crate::layers::error_body::{ErrorBody, ErrorBodyLayer};
 use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
@@ -234,7 +235,7 @@ async fn serve_connection<T>(
     shared: &Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + h1::WaitReadable + Unpin + Send + 'static,
 {
     let server = &runtime.config.server;
     let header_timeout = server.timeouts.client_header;
@@ -242,24 +243,40 @@ async fn serve_connection<T>(
     let idle = server.timeouts.idle;
     drop(runtime);
     let service = HyperService(stack(shared, conn));
-    let io = TokioIo::new(stream);
     match protocol {
         Protocol::Http1 => {
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(header_limit.max(8192))
-                .serve_connection(io, service)
-                .with_upgrades();
-            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
+            let settings = h1::Settings {
+                header_timeout,
+                idle_timeout: idle,
+                max_head: header_limit,
+            };
+            // Requests without a body are served by our fast path; the first one it does not
+            // take (a body, Expect, Upgrade, HTTP/1.0) moves the connection to hyper.
+            let rewind =
+                match h1::serve(stream, service.0.clone(), settings, shutdown.clone()).await {
+                    h1::Outcome::Done => return,
+                    h1::Outcome::Handover(rewind) => rewind,
+                };
+            // Boxed: hyper's connection state is large, and only handed-over connections need it.
+            let conn = Box::pin(
+                http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .max_buf_size(header_limit.max(8192))
+                    .serve_connection(TokioIo::new(rewind), service)
+                    .with_upgrades(),
+            );
+            drive(conn, shutdown, |c| c.get_mut().as_mut().graceful_shutdown()).await;
         }
         Protocol::Http2 => {
-            let conn = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX))
-                .keep_alive_interval(Some(idle))
-                .serve_connection(io, service);
-            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
+            let conn = Box::pin(
+                http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX))
+                    .keep_alive_interval(Some(idle))
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+            drive(conn, shutdown, |c| c.get_mut().as_mut().graceful_shutdown()).await;
         }
     }
 }
@@ -287,7 +304,7 @@ async fn drive<C, E>(
 }
 
 /// Resolves once a shutdown is requested; never if the handle went away without asking.
-async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }

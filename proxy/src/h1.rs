@@ -1,0 +1,668 @@
+//! The HTTP/1.1 fast path for client connections: requests without a body (GET, HEAD, DELETE,
+//! OPTIONS, ... — nearly all of a proxy's traffic) are parsed, passed through the same tower
+//! stack as everything else, and answered here.
+//!
+//! Why not hyper's server for these too: hyper keeps an 8 KiB read buffer and a write buffer for
+//! the whole life of every keep-alive connection, and runs its generic dispatch machinery per
+//! message. Here an idle connection holds no buffer at all (benches/memory.sh), and a request
+//! costs one read and one write. Anything this path does not handle itself — a request body,
+//! `Expect`, `Upgrade`, HTTP/1.0 — hands the connection, with the bytes already read, to
+//! hyper for the rest of its life, so those semantics stay hyper's.
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body;
+use http_body_util::{BodyExt, Empty};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tower_service::Service;
+
+/// Header lines per request; more is answered with 431, as hyper does.
+const MAX_HEADERS: usize = 100;
+/// A first read this large covers any ordinary request head in one system call.
+const READ_SIZE: usize = 4096;
+/// Body pieces up to this size are copied next to the head so both leave in one write.
+const COALESCE: usize = 16 * 1024;
+
+/// The limits the fast path enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// From a request's first byte to its complete head (slowloris).
+    pub header_timeout: Duration,
+    /// Between requests on a keep-alive connection.
+    pub idle_timeout: Duration,
+    /// Largest request head accepted (431 beyond).
+    pub max_head: usize,
+}
+
+/// How the fast path left a connection.
+pub enum Outcome<T> {
+    /// Closed, or answered its last request.
+    Done,
+    /// hyper must serve the rest: the stream with the bytes read so far in front.
+    Handover(Rewind<T>),
+}
+
+/// A transport that can say whether bytes are waiting without a buffer to read them into, so
+/// an idle connection needs none.
+pub trait WaitReadable {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl WaitReadable for TcpStream {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+}
+
+impl<T> WaitReadable for tokio_rustls::server::TlsStream<T> {
+    /// TLS may hold decrypted bytes the socket no longer signals: always try the read.
+    fn poll_readable(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Serves `io` until it closes, fails, shuts down or needs hyper.
+pub async fn serve<T, S, B>(
+    mut io: T,
+    mut service: S,
+    settings: Settings,
+    mut shutdown: watch::Receiver<bool>,
+) -> Outcome<T>
+where
+    T: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
+    S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut buf = BytesMut::new();
+    let mut first = true;
+    loop {
+        if buf.is_empty() {
+            // Idle: no buffer held while waiting. The first request gets the header timeout
+            // (a connection that never speaks), later ones the keep-alive idle timeout.
+            let wait = if first {
+                settings.header_timeout
+            } else {
+                settings.idle_timeout
+            };
+            let ready = std::future::poll_fn(|cx| io.poll_readable(cx));
+            tokio::select! {
+                biased;
+                r = tokio::time::timeout(wait, ready) => match r {
+                    Ok(Ok(())) => {}
+                    _ => return Outcome::Done,
+                },
+                () = crate::server::shutdown_requested(&mut shutdown) => return Outcome::Done,
+            }
+        }
+        first = false;
+        let parsed = match tokio::time::timeout(
+            settings.header_timeout,
+            read_head(&mut io, &mut buf, settings.max_head),
+        )
+        .await
+        {
+            Ok(Ok(Some(p))) => p,
+            Ok(Ok(None)) => return Outcome::Done,
+            Ok(Err(HeadError::Io)) => return Outcome::Done,
+            Ok(Err(HeadError::Reject(status))) => {
+                let _ = write_rejection(&mut io, status).await;
+                return Outcome::Done;
+            }
+            Ok(Err(HeadError::NotOurs)) => return Outcome::Handover(Rewind::new(buf, io)),
+            // Too slow to send a head (slowloris): closed without an answer, as nginx and
+            // hyper do; anything we wrote would only be read by the attacker.
+            Err(_) => return Outcome::Done,
+        };
+        let close = parsed.close || *shutdown.borrow();
+        let head_only = parsed.method == Method::HEAD;
+        let mut req = Request::new(Empty::new());
+        *req.method_mut() = parsed.method;
+        *req.uri_mut() = parsed.uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = parsed.headers;
+        let res = match service.call(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        };
+        if buf.is_empty() {
+            // Release the read buffer before the next wait; a pipelined request keeps it.
+            buf = BytesMut::new();
+        }
+        if write_response(&mut io, res, head_only, close)
+            .await
+            .is_err()
+            || close
+        {
+            let _ = io.shutdown().await;
+            return Outcome::Done;
+        }
+    }
+}
+
+/// A request head the fast path serves.
+struct Parsed {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    close: bool,
+}
+
+enum HeadError {
+    /// The connection failed or closed mid-head.
+    Io,
+    /// Answer with this status and close.
+    Reject(StatusCode),
+    /// Valid, but for hyper (a body, Expect, Upgrade, HTTP/1.0).
+    NotOurs,
+}
+
+async fn read_head<T>(
+    io: &mut T,
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<Parsed>, HeadError>
+where
+    T: AsyncRead + Unpin,
+{
+    loop {
+        if !buf.is_empty()
+            && let Some(parsed) = parse(buf, max)?
+        {
+            return Ok(Some(parsed));
+        }
+        if buf.len() > max {
+            return Err(HeadError::Reject(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        buf.reserve(READ_SIZE);
+        match io.read_buf(buf).await {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => return Err(HeadError::Io),
+            Ok(_) => {}
+            Err(_) => return Err(HeadError::Io),
+        }
+    }
+}
+
+/// Parses a request head at the front of `buf`; `Ok(None)` when more bytes are needed. The
+/// head is only taken off `buf` when this path serves it, so a handover replays it intact.
+fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Parsed>, HeadError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Reject(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ));
+        }
+        Err(_) => return Err(HeadError::Reject(StatusCode::BAD_REQUEST)),
+    };
+    if len > max {
+        return Err(HeadError::Reject(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        ));
+    }
+    if req.version != Some(1) {
+        return Err(HeadError::NotOurs);
+    }
+    let mut close = false;
+    let base = buf.as_ptr() as usize;
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let n = req.headers.len();
+    for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if h.value.trim_ascii() != b"0" {
+                return Err(HeadError::NotOurs);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
+            || name.eq_ignore_ascii_case(b"expect")
+            || name.eq_ignore_ascii_case(b"upgrade")
+        {
+            return Err(HeadError::NotOurs);
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let t = token.trim_ascii();
+                if t.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if t.eq_ignore_ascii_case(b"upgrade") {
+                    return Err(HeadError::NotOurs);
+                }
+            }
+        }
+        let ns = h.name.as_ptr() as usize - base;
+        let vs = h.value.as_ptr() as usize - base;
+        // The head is at most `max` bytes, far below 4 GiB.
+        *span = (
+            ns as u32,
+            (ns + name.len()) as u32,
+            vs as u32,
+            (vs + h.value.len()) as u32,
+        );
+    }
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
+    let path = req.path.unwrap_or("");
+    let path_span = {
+        let start = path.as_ptr() as usize - base;
+        start..start + path.len()
+    };
+    let raw = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(raw.slice(path_span))
+        .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
+    let mut headers = HeaderMap::with_capacity(n + 4);
+    for &(ns, ne, vs, ve) in &spans[..n] {
+        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
+            .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
+        let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
+            .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
+        headers.append(name, value);
+    }
+    Ok(Some(Parsed {
+        method,
+        uri,
+        headers,
+        close,
+    }))
+}
+
+/// Writes `res`: the head, then the body as it arrives (Content-Length when its size is known,
+/// chunked otherwise). An error from the body ends the connection mid-message, so a truncated
+/// response never looks complete.
+async fn write_response<T, B>(
+    io: &mut T,
+    res: Response<B>,
+    head_only: bool,
+    close: bool,
+) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (parts, mut body) = res.into_parts();
+    let status = parts.status;
+    let bodiless = head_only
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let length = body.size_hint().exact();
+    let chunked = !bodiless && length.is_none();
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    // A HEAD or 304 response's Content-Length describes the representation, not this
+    // message: it passes as it is. Otherwise framing is ours to state, from the body we send.
+    let pass_length = head_only || status == StatusCode::NOT_MODIFIED;
+    let mut has_date = false;
+    for (name, value) in &parts.headers {
+        if (*name == header::CONTENT_LENGTH && !pass_length)
+            || *name == header::TRANSFER_ENCODING
+            || *name == header::CONNECTION
+        {
+            continue;
+        }
+        has_date |= *name == header::DATE;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        out.extend_from_slice(b"date: ");
+        http_date(&mut out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    } else if !bodiless && let Some(n) = length {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa(n, &mut [0u8; 20]));
+        out.extend_from_slice(b"\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if bodiless {
+        return write_all(io, &out).await;
+    }
+    loop {
+        // Whatever is pending (the head, at first) goes out before waiting on a body that is
+        // not ready: a client must see the head while a slow upstream thinks.
+        let frame = match std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)))
+            .await
+        {
+            Poll::Ready(f) => f,
+            Poll::Pending => {
+                if !out.is_empty() {
+                    write_all(io, &out).await?;
+                    out.clear();
+                }
+                body.frame().await
+            }
+        };
+        let data = match frame {
+            None => Bytes::new(),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(d) => d,
+                // Trailers are not forwarded on HTTP/1.1 responses.
+                Err(_) => continue,
+            },
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "response body failed; ending the connection");
+                if !out.is_empty() {
+                    let _ = write_all(io, &out).await;
+                }
+                return Err(io::Error::other("response body failed"));
+            }
+        };
+        let end = body.is_end_stream();
+        if chunked && !data.is_empty() {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        }
+        let mut tail: &[u8] = if chunked && !data.is_empty() {
+            b"\r\n"
+        } else {
+            b""
+        };
+        if end && chunked {
+            tail = if data.is_empty() {
+                b"0\r\n\r\n"
+            } else {
+                b"\r\n0\r\n\r\n"
+            };
+        }
+        if data.len() <= COALESCE {
+            out.extend_from_slice(&data);
+            out.extend_from_slice(tail);
+            write_all(io, &out).await?;
+        } else {
+            write_vectored(io, &out, &data, tail).await?;
+        }
+        out.clear();
+        if end {
+            return io.flush().await;
+        }
+    }
+}
+
+async fn write_all<T: AsyncWrite + Unpin>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(bytes).await?;
+    io.flush().await
+}
+
+async fn write_vectored<T: AsyncWrite + Unpin>(
+    io: &mut T,
+    a: &[u8],
+    b: &[u8],
+    c: &[u8],
+) -> io::Result<()> {
+    let (mut a, mut b, mut c) = (a, b, c);
+    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
+        let slices = [IoSlice::new(a), IoSlice::new(b), IoSlice::new(c)];
+        let mut n = io.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        for part in [&mut a, &mut b, &mut c] {
+            let used = n.min(part.len());
+            *part = &part[used..];
+            n -= used;
+        }
+    }
+    io.flush().await
+}
+
+/// Our answer to a request we cannot parse or accept; nothing from the request is echoed.
+async fn write_rejection<T: AsyncWrite + Unpin>(io: &mut T, status: StatusCode) -> io::Result<()> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\ndate: ");
+    http_date(&mut out);
+    out.extend_from_slice(b"\r\n\r\n");
+    write_all(io, &out).await?;
+    io.shutdown().await
+}
+
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+thread_local! {
+    /// The Date value changes once a second; formatting it per response would be waste.
+    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0u8; 29])) };
+}
+
+fn http_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            let bytes = text.as_bytes();
+            if bytes.len() == 29 {
+                cached.1.copy_from_slice(bytes);
+                cached.0 = secs;
+            } else {
+                out.extend_from_slice(bytes);
+                return;
+            }
+        }
+        out.extend_from_slice(&cached.1);
+    });
+}
+
+/// A stream with some already-read bytes put back in front, for hyper to read first.
+pub struct Rewind<T> {
+    prefix: Option<Bytes>,
+    inner: T,
+}
+
+impl<T> Rewind<T> {
+    fn new(prefix: BytesMut, inner: T) -> Rewind<T> {
+        Rewind {
+            prefix: (!prefix.is_empty()).then(|| prefix.freeze()),
+            inner,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(prefix) = this.prefix.as_mut() {
+            let n = prefix.len().min(buf.remaining());
+            buf.put_slice(&prefix.split_to(n));
+            if prefix.is_empty() {
+                this.prefix = None;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            max_head: 8192,
+        }
+    }
+
+    type Answer = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>;
+
+    fn echo_path() -> impl Service<
+        Request<Empty<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = Answer,
+    > {
+        tower::service_fn(|req: Request<Empty<Bytes>>| {
+            let body = Bytes::from(req.uri().to_string());
+            let mut res = Response::new(Full::new(body));
+            res.headers_mut()
+                .insert("content-length", HeaderValue::from_static("999"));
+            std::future::ready(Ok(res))
+        })
+    }
+
+    async fn read_until_close(mut s: TcpStream) -> String {
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodiless_requests_are_served_with_our_framing_and_a_date() {
+        let (mut client, server) = pair().await;
+        let (_tx, rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        client
+            .write_all(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let text = read_until_close(client).await;
+        assert!(matches!(task.await.unwrap(), Outcome::Done));
+        let (first, second) = text.split_once("/a?b=1").unwrap();
+        assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+        // The body's real length wins over a stale header; Date is added.
+        assert!(
+            first.contains("content-length: 6\r\n") && first.contains("\r\ndate: "),
+            "{first}"
+        );
+        assert!(!first.contains("999"));
+        // HEAD: the representation's length passes, no body follows, and close is honoured.
+        assert!(second.contains("content-length: 999\r\n"), "{second}");
+        assert!(second.contains("connection: close\r\n"));
+        assert!(second.ends_with("\r\n\r\n"), "{second}");
+    }
+
+    #[tokio::test]
+    async fn a_request_with_a_body_is_handed_over_with_every_byte() {
+        let (mut client, server) = pair().await;
+        let (_tx, rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        let raw = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+        client.write_all(raw).await.unwrap();
+        let Outcome::Handover(mut rewind) = task.await.unwrap() else {
+            panic!("a body is hyper's to read");
+        };
+        let mut replay = vec![0u8; raw.len()];
+        rewind.read_exact(&mut replay).await.unwrap();
+        assert_eq!(&replay[..], &raw[..]);
+    }
+
+    #[tokio::test]
+    async fn malformed_and_oversized_heads_are_refused() {
+        for (raw, status) in [
+            (&b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"[..], "400"),
+            (
+                &format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9000)).into_bytes()[..],
+                "431",
+            ),
+        ] {
+            let (mut client, server) = pair().await;
+            let (_tx, rx) = watch::channel(false);
+            let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+            client.write_all(raw).await.unwrap();
+            let text = read_until_close(client).await;
+            assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+            assert!(matches!(task.await.unwrap(), Outcome::Done));
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_an_idle_connection() {
+        let (client, server) = pair().await;
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        tx.send(true).unwrap();
+        assert!(matches!(task.await.unwrap(), Outcome::Done));
+        assert_eq!(read_until_close(client).await, "");
+    }
+}
