@@ -206,7 +206,8 @@ async fn connection(
     // TLS: the handshake runs here, in the connection's own task, so a slow client never holds
     // up the accept loop; ALPN (not the preface sniff) decides the protocol.
     if let Some(acceptor) = tls {
-        let Some((stream, negotiated)) = tls::handshake(&acceptor, stream, header_timeout).await
+        let Some((stream, negotiated)) =
+            Box::pin(tls::handshake(&acceptor, stream, header_timeout)).await
         else {
             return;
         };
@@ -215,7 +216,10 @@ async fn connection(
             tls::Negotiated::Http1 => Protocol::Http1,
         };
         let conn = ConnInfo { peer, tls: true };
-        return serve_connection(stream, protocol, conn, runtime, &shared, shutdown).await;
+        return Box::pin(serve_connection(
+            stream, protocol, conn, runtime, &shared, shutdown,
+        ))
+        .await;
     }
     let protocol = match tokio::time::timeout(header_timeout, sniff(&stream)).await {
         Ok(Ok(Some(p))) => p,
@@ -223,7 +227,12 @@ async fn connection(
         _ => return,
     };
     let conn = ConnInfo { peer, tls: false };
-    serve_connection(stream, protocol, conn, runtime, &shared, shutdown).await;
+    // Boxed: the serving state is allocated once the client has spoken, so a connection
+    // that never does costs only this small task.
+    Box::pin(serve_connection(
+        stream, protocol, conn, runtime, &shared, shutdown,
+    ))
+    .await;
 }
 
 /// Serves HTTP on an established connection, plain TCP or TLS.
