@@ -223,7 +223,7 @@ fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Parsed>, HeadError> {
         return Err(HeadError::NotOurs);
     }
     let mut close = false;
-    let base = buf.as_ptr() as usize;
+    let base = buf.as_ptr();
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let n = req.headers.len();
     for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
@@ -247,21 +247,13 @@ fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Parsed>, HeadError> {
                 }
             }
         }
-        let ns = h.name.as_ptr() as usize - base;
-        let vs = h.value.as_ptr() as usize - base;
-        // The head is at most `max` bytes, far below 4 GiB.
-        *span = (
-            ns as u32,
-            (ns + name.len()) as u32,
-            vs as u32,
-            (vs + h.value.len()) as u32,
-        );
+        *span = crate::wire::header_span(base, name, h.value);
     }
     let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
     let path = req.path.unwrap_or("");
     let path_span = {
-        let start = path.as_ptr() as usize - base;
+        let start = path.as_ptr() as usize - base as usize;
         start..start + path.len()
     };
     let raw = buf.split_to(len).freeze();
@@ -306,11 +298,7 @@ where
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
     let mut out = Vec::with_capacity(1024);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    status_line(&mut out, status);
     // A HEAD or 304 response's Content-Length describes the representation, not this
     // message: it passes as it is. Otherwise framing is ours to state, from the body we send.
     let pass_length = head_only || status == StatusCode::NOT_MODIFIED;
@@ -418,34 +406,27 @@ async fn write_vectored<T: AsyncWrite + Unpin>(
     b: &[u8],
     c: &[u8],
 ) -> io::Result<()> {
-    let (mut a, mut b, mut c) = (a, b, c);
-    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
-        let slices = [IoSlice::new(a), IoSlice::new(b), IoSlice::new(c)];
-        let mut n = io.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        for part in [&mut a, &mut b, &mut c] {
-            let used = n.min(part.len());
-            *part = &part[used..];
-            n -= used;
-        }
-    }
+    crate::wire::write_all3(io, a, b, c).await?;
     io.flush().await
 }
 
 /// Our answer to a request we cannot parse or accept; nothing from the request is echoed.
 async fn write_rejection<T: AsyncWrite + Unpin>(io: &mut T, status: StatusCode) -> io::Result<()> {
     let mut out = Vec::with_capacity(160);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\ndate: ");
+    status_line(&mut out, status);
+    out.extend_from_slice(b"content-length: 0\r\nconnection: close\r\ndate: ");
     http_date(&mut out);
     out.extend_from_slice(b"\r\n\r\n");
     write_all(io, &out).await?;
     io.shutdown().await
+}
+
+fn status_line(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {

@@ -24,6 +24,7 @@ pub mod signals;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+mod wire;
 
 pub use server::{ProxyHandle, serve, start};
 pub use state::{ReloadError, Runtime, Shared};

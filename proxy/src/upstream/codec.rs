@@ -136,7 +136,7 @@ pub(crate) fn parse_head(
     let mut named_overflow: Vec<HeaderName> = Vec::new();
     // Offsets into the head, so names and values can be built from (and values share) the
     // frozen head once the parser's borrow of `buf` ends. `keep` is false for hop-by-hop ones.
-    let base = buf.as_ptr() as usize;
+    let base = buf.as_ptr();
     let mut spans = [(0u32, 0u32, 0u32, 0u32, false); MAX_HEADERS];
     let n = res.headers.len();
     for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
@@ -178,16 +178,8 @@ pub(crate) fn parse_head(
                 head.content_length = Some(n);
             }
         }
-        let ns = h.name.as_ptr() as usize - base;
-        let vs = h.value.as_ptr() as usize - base;
-        // `len <= limit` and limits are far below 4 GiB, so these fit.
-        *span = (
-            ns as u32,
-            (ns + name.len()) as u32,
-            vs as u32,
-            (vs + h.value.len()) as u32,
-            !is_hop_by_hop(name, status.as_u16()),
-        );
+        let (ns, ne, vs, ve) = crate::wire::header_span(base, name, h.value);
+        *span = (ns, ne, vs, ve, !is_hop_by_hop(name, status.as_u16()));
     }
     let named = &named[..named_count];
     let mut keep = [false; MAX_HEADERS];

@@ -282,14 +282,10 @@ where
                 format_args!("{:x}\r\n", chunk.len()),
             );
         }
-        write_all_vectored(
-            &mut conn.io,
-            &conn.head,
-            &chunk,
-            if chunked { b"\r\n" } else { b"" },
-        )
-        .await
-        .map_err(UpstreamError::Write)?;
+        let tail: &[u8] = if chunked { b"\r\n" } else { b"" };
+        crate::wire::write_all3(&mut conn.io, &conn.head, &chunk, tail)
+            .await
+            .map_err(UpstreamError::Write)?;
         conn.head.clear();
         data = next_data(body).await?;
     }
@@ -310,28 +306,6 @@ impl std::fmt::Write for HexLine<'_> {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
-}
-
-/// Writes `a`, `b` and `c` in as few system calls as the socket allows.
-async fn write_all_vectored(io: &mut Io, a: &[u8], b: &[u8], c: &[u8]) -> std::io::Result<()> {
-    let (mut a, mut b, mut c) = (a, b, c);
-    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
-        let slices = [
-            std::io::IoSlice::new(a),
-            std::io::IoSlice::new(b),
-            std::io::IoSlice::new(c),
-        ];
-        let mut n = io.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        for part in [&mut a, &mut b, &mut c] {
-            let used = n.min(part.len());
-            *part = &part[used..];
-            n -= used;
-        }
-    }
-    Ok(())
 }
 
 /// Reads until a final (non-1xx) response head has arrived. Interim 1xx responses (100, 103)

@@ -1,0 +1,42 @@
+//! Small pieces both HTTP/1.1 codecs (the client-facing fast path and the upstream client)
+//! share.
+
+use std::io::{self, IoSlice};
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Writes `a`, `b` and `c` in order, in as few system calls as the socket allows (a head, a
+/// body piece and a chunk trailer leave together).
+pub(crate) async fn write_all3<T>(io: &mut T, a: &[u8], b: &[u8], c: &[u8]) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin,
+{
+    let (mut a, mut b, mut c) = (a, b, c);
+    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
+        let slices = [IoSlice::new(a), IoSlice::new(b), IoSlice::new(c)];
+        let mut n = io.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        for part in [&mut a, &mut b, &mut c] {
+            let used = n.min(part.len());
+            *part = &part[used..];
+            n -= used;
+        }
+    }
+    Ok(())
+}
+
+/// Where a parsed header's name and value sit in the buffer that starts at `base`, so they can
+/// be taken from the frozen head once the parser's borrow ends. Heads are capped far below
+/// 4 GiB, so the offsets fit.
+pub(crate) fn header_span(base: *const u8, name: &[u8], value: &[u8]) -> (u32, u32, u32, u32) {
+    let ns = name.as_ptr() as usize - base as usize;
+    let vs = value.as_ptr() as usize - base as usize;
+    (
+        ns as u32,
+        (ns + name.len()) as u32,
+        vs as u32,
+        (vs + value.len()) as u32,
+    )
+}
