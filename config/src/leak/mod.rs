@@ -336,6 +336,23 @@ impl DetectorSet {
             .any(|r| r.fires(&hits) && (!r.confirm || r.first_span(haystack, 0).is_some()))
     }
 
+    /// A detector that matches, if any: the same single pass as [`DetectorSet::is_leaky`],
+    /// naming the first firing detector in rule order. For callers that must decide (and say
+    /// why) but need no position; [`DetectorSet::first`] also finds where, at the cost of
+    /// running the matching detectors' own regexes.
+    pub fn which(&self, haystack: &[u8]) -> Option<&DetectorId> {
+        let inner = &*self.inner;
+        let hits = inner.set.matches(haystack);
+        if !hits.matched_any() {
+            return None;
+        }
+        inner
+            .rules
+            .iter()
+            .find(|r| r.fires(&hits) && (!r.confirm || r.first_span(haystack, 0).is_some()))
+            .map(|r| &inner.ids[r.detector])
+    }
+
     /// Every match, sorted by start, then detector id, then end. Overlapping
     /// matches of the same detector are merged into one span; matches of
     /// different detectors may overlap (an ARN also contains an account id).

@@ -898,6 +898,20 @@ fn first_agrees_with_scan() {
             set().is_leaky(t.as_bytes()),
             !set().scan(t.as_bytes()).is_empty()
         );
+        // `which` names a detector that `scan` also reports, exactly when there is one.
+        let found: Vec<String> = set()
+            .scan(t.as_bytes())
+            .into_iter()
+            .map(|m| m.detector.as_str().to_owned())
+            .collect();
+        match set().which(t.as_bytes()) {
+            Some(id) => assert!(
+                found.iter().any(|f| f == id.as_str()),
+                "{t}: {}",
+                id.as_str()
+            ),
+            None => assert!(found.is_empty(), "{t}"),
+        }
     }
 }
 

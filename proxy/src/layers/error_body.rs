@@ -217,10 +217,12 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
             return replace(head, &m, "undecodable-body", Some(&raw));
         }
     };
-    match m.policy.detectors.first(&text) {
-        Some(hit) => {
+    // Which detector fired is all the decision (and its log line) needs; where it fired is
+    // the verifier's business.
+    match m.policy.detectors.which(&text) {
+        Some(detector) => {
             let head = Response::from_parts(parts, ());
-            replace(head, &m, hit.detector.as_str(), Some(&text))
+            replace(head, &m, detector.as_str(), Some(&text))
         }
         // Clean: the exact bytes the upstream sent, encoding and all.
         None => Response::from_parts(
