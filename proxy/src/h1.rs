@@ -89,18 +89,25 @@ where
     let mut first = true;
     loop {
         if buf.is_empty() {
-            // Idle: no buffer held while waiting. The first request gets the header timeout
-            // (a connection that never speaks), later ones the keep-alive idle timeout.
+            // Idle: no buffer held while waiting (readiness first; the buffer is only taken for
+            // the read that follows). The first request gets the header timeout (a connection
+            // that never speaks), later ones the keep-alive idle timeout. Readiness can be a
+            // stale hint, so the wait lasts until bytes are actually read.
             let wait = if first {
                 settings.header_timeout
             } else {
                 settings.idle_timeout
             };
-            let ready = std::future::poll_fn(|cx| io.poll_readable(cx));
+            let first_bytes = async {
+                std::future::poll_fn(|cx| io.poll_readable(cx)).await?;
+                buf.reserve(READ_SIZE);
+                io.read_buf(&mut buf).await
+            };
             tokio::select! {
                 biased;
-                r = tokio::time::timeout(wait, ready) => match r {
-                    Ok(Ok(())) => {}
+                r = tokio::time::timeout(wait, first_bytes) => match r {
+                    Ok(Ok(n)) if n > 0 => {}
+                    // Closed, failed, or quiet for the whole wait.
                     _ => return Outcome::Done,
                 },
                 () = crate::server::shutdown_requested(&mut shutdown) => return Outcome::Done,
@@ -350,10 +357,10 @@ where
                 body.frame().await
             }
         };
-        let data = match frame {
-            None => Bytes::new(),
+        let (data, finished) = match frame {
+            None => (Bytes::new(), true),
             Some(Ok(frame)) => match frame.into_data() {
-                Ok(d) => d,
+                Ok(d) => (d, false),
                 // Trailers are not forwarded on HTTP/1.1 responses.
                 Err(_) => continue,
             },
@@ -365,7 +372,8 @@ where
                 return Err(io::Error::other("response body failed"));
             }
         };
-        let end = body.is_end_stream();
+        // `None` ends the body even if the body type under-reports `is_end_stream`.
+        let end = finished || body.is_end_stream();
         if chunked && !data.is_empty() {
             out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
         }
