@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Counts, RenderOptions, plural};
+use super::{Counts, RenderOptions, Summary, plural};
 use crate::model::{Report, TargetReport};
 
 pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
@@ -17,20 +17,10 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "## rampart-verify {}\n", cell(command));
     }
 
-    let total = Counts::of_report(report);
-    let errors = report.targets.iter().filter(|t| t.error.is_some()).count();
-    let _ = write!(
-        out,
-        "**{} target{}**: {} high, {} medium, {} low, {} info",
-        report.targets.len(),
-        plural(report.targets.len()),
-        total.high,
-        total.medium,
-        total.low,
-        total.info
-    );
-    if errors > 0 {
-        let _ = write!(out, "; **{errors} could not be examined**");
+    let summary = Summary::of(report);
+    let _ = write!(out, "**{}**: {}", summary.targets, summary.severities);
+    if summary.errors > 0 {
+        let _ = write!(out, "; **{} could not be examined**", summary.errors);
     }
     out.push_str("\n\n");
 

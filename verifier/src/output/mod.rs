@@ -122,6 +122,32 @@ impl Counts {
     }
 }
 
+/// The report-wide figures the table and Markdown summaries both print, each in its own
+/// decoration.
+struct Summary {
+    /// "3 targets"
+    targets: String,
+    /// "1 high, 0 medium, 2 low, 0 info"
+    severities: String,
+    /// Targets that could not be examined.
+    errors: usize,
+}
+
+impl Summary {
+    fn of(report: &crate::model::Report) -> Summary {
+        let total = Counts::of_report(report);
+        let n = report.targets.len();
+        Summary {
+            targets: format!("{n} target{}", plural(n)),
+            severities: format!(
+                "{} high, {} medium, {} low, {} info",
+                total.high, total.medium, total.low, total.info
+            ),
+            errors: report.targets.iter().filter(|t| t.error.is_some()).count(),
+        }
+    }
+}
+
 /// "s" for any count but one.
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Counts, RenderOptions, plural};
+use super::{RenderOptions, Summary};
 use crate::model::{Report, Severity, TargetReport};
 
 const RESET: &str = "\x1b[0m";
@@ -25,20 +25,10 @@ pub(super) fn render(report: &Report, opts: &RenderOptions) -> String {
         out.push('\n');
     }
 
-    let total = Counts::of_report(report);
-    let errors = report.targets.iter().filter(|t| t.error.is_some()).count();
-    let _ = write!(
-        out,
-        "Summary: {} target{}, {} high, {} medium, {} low, {} info",
-        report.targets.len(),
-        plural(report.targets.len()),
-        total.high,
-        total.medium,
-        total.low,
-        total.info
-    );
-    if errors > 0 {
-        let _ = write!(out, "; {errors} could not be examined");
+    let summary = Summary::of(report);
+    let _ = write!(out, "Summary: {}, {}", summary.targets, summary.severities);
+    if summary.errors > 0 {
+        let _ = write!(out, "; {} could not be examined", summary.errors);
     }
     out.push('\n');
     out
