@@ -375,7 +375,7 @@ where
         // `None` ends the body even if the body type under-reports `is_end_stream`.
         let end = finished || body.is_end_stream();
         if chunked && !data.is_empty() {
-            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            crate::wire::chunk_size_line(&mut out, data.len());
         }
         let mut tail: &[u8] = if chunked && !data.is_empty() {
             b"\r\n"

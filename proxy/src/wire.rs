@@ -40,3 +40,9 @@ pub(crate) fn header_span(base: *const u8, name: &[u8], value: &[u8]) -> (u32, u
         (vs + value.len()) as u32,
     )
 }
+
+/// Appends a chunked-encoding size line (`1a2b\r\n`) for a chunk of `len` bytes.
+pub(crate) fn chunk_size_line(out: &mut Vec<u8>, len: usize) {
+    // Writing into a Vec cannot fail.
+    let _ = io::Write::write_fmt(out, format_args!("{len:x}\r\n"));
+}

@@ -277,10 +277,7 @@ where
     let mut data = Some(first.clone());
     while let Some(chunk) = data {
         if chunked {
-            let _ = std::fmt::Write::write_fmt(
-                &mut HexLine(&mut conn.head),
-                format_args!("{:x}\r\n", chunk.len()),
-            );
+            crate::wire::chunk_size_line(&mut conn.head, chunk.len());
         }
         let tail: &[u8] = if chunked { b"\r\n" } else { b"" };
         crate::wire::write_all3(&mut conn.io, &conn.head, &chunk, tail)
@@ -296,16 +293,6 @@ where
             .map_err(UpstreamError::Write)?;
     }
     conn.io.flush().await.map_err(UpstreamError::Write)
-}
-
-/// Appends formatted text to a byte buffer.
-struct HexLine<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for HexLine<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 /// Reads until a final (non-1xx) response head has arrived. Interim 1xx responses (100, 103)
