@@ -397,3 +397,75 @@ fn presets_default_to_leaky_error_bodies_except_none() {
     assert_eq!(eb.inspect_limit, 65536);
     assert!(eb.applies_to(400) && eb.applies_to(599) && !eb.applies_to(399) && !eb.applies_to(200));
 }
+
+#[test]
+fn admin_listen_must_be_an_address_or_a_port() {
+    expect_error(
+        &format!("[admin]\nlisten = \"localhost\"\n{ROUTE}"),
+        2,
+        10,
+        "admin.listen",
+        "not an address:port",
+    );
+    let cfg = Config::parse(
+        &format!("[admin]\nlisten = \"9911\"\n{ROUTE}"),
+        "rampart.toml",
+        Path::new("."),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.admin.unwrap().listen,
+        "127.0.0.1:9911".parse().unwrap(),
+        "a port alone is loopback"
+    );
+}
+
+#[test]
+fn readiness_path_without_the_http_check_is_a_contradiction() {
+    expect_error(
+        &format!("[admin.readiness]\npath = \"/health\"\n{ROUTE}"),
+        2,
+        8,
+        "admin.readiness.path",
+        "only the \"http\" check",
+    );
+    expect_error(
+        &format!("[admin.readiness]\ncheck = \"ping\"\n{ROUTE}"),
+        2,
+        9,
+        "admin.readiness.check",
+        "is not \"tcp\", \"http\" or \"none\"",
+    );
+}
+
+#[test]
+fn drain_delay_and_config_watch_take_durations() {
+    expect_error(
+        &format!("[server]\nconfig_watch_interval = \"often\"\n{ROUTE}"),
+        2,
+        25,
+        "server.config_watch_interval",
+        "is not a duration",
+    );
+    expect_error(
+        &format!("[server.timeouts]\ndrain_delay = \"5 parsecs\"\n{ROUTE}"),
+        2,
+        15,
+        "server.timeouts.drain_delay",
+        "is not a duration",
+    );
+    let cfg = Config::parse(
+        &format!("[server]\nconfig_watch_interval = \"0s\"\n[server.timeouts]\ndrain_delay = \"5s\"\n{ROUTE}"),
+        "rampart.toml",
+        Path::new("."),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(cfg.server.config_watch, None, "0s: SIGHUP only");
+    assert_eq!(
+        cfg.server.timeouts.drain_delay,
+        std::time::Duration::from_secs(5)
+    );
+    assert!(cfg.admin.is_none(), "no [admin]: no admin listener");
+}

@@ -6,6 +6,7 @@
 mod support;
 mod support_selftest;
 
+mod admin;
 mod aws;
 mod cli;
 mod config;

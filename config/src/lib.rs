@@ -17,10 +17,13 @@ pub mod values;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use errors_policy::{ErrorBodyMode, ErrorBodyPolicy, OverLimit, StatusSet, Templates};
-pub use load::{Config, Overrides};
+pub use load::{Config, Overrides, parse_admin_addr};
 pub use policy::{
     HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, RemoveSet, ServerAction,
     ServerSpec, TypedHeader,
 };
 pub use route::{ClientCert, HostHeader, HostMatch, Route, RouteTable, Upstream};
-pub use settings::{CertificateSource, Limits, LogFormat, ServerSettings, Timeouts, TlsSettings};
+pub use settings::{
+    AdminSettings, CertificateSource, Limits, LogFormat, Readiness, ServerSettings, Timeouts,
+    TlsSettings, UpstreamCheck,
+};

@@ -24,10 +24,13 @@ use crate::policy::{
 use crate::presets::{self, DEFAULT_PRESET, PRESET_NAMES};
 use crate::raw::{self, RawFile, RawPolicy, RawServerHeader, Toggle};
 use crate::route::{HostHeader, HostMatch, Route, RouteTable, Upstream};
-use crate::settings::{LogFormat, ServerSettings};
+use crate::settings::{AdminSettings, LogFormat, ServerSettings};
 use crate::values;
 
+mod admin;
 mod tls;
+
+pub use admin::parse_admin_addr;
 
 /// A validated configuration: what the proxy runs and what the verifier expects.
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ pub struct Config {
     /// Applied to responses that match no route (the proxy's own 404).
     pub default_policy: Arc<HeaderPolicy>,
     pub routes: RouteTable,
+    /// The admin listener, when configured (`[admin]` or `--admin`).
+    pub admin: Option<AdminSettings>,
     /// The file this came from, if any (for reloads and messages).
     pub source: Option<PathBuf>,
 }
@@ -57,6 +62,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// `--redirect-http`: the plain-HTTP redirect listener's address.
     pub redirect_http: Option<SocketAddr>,
+    /// `--admin`: the admin listener's address.
+    pub admin: Option<SocketAddr>,
 }
 
 const CLI: &str = "<command line>";
@@ -64,16 +71,32 @@ const CLI: &str = "<command line>";
 impl Config {
     /// Reads and validates a file.
     pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: name.clone(),
-            line: 0,
-            column: 0,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text = Self::read_file(path)?;
+        Self::parse_file(&text, path, overrides)
+    }
+
+    /// The file's text, or an error naming it. With [`Config::parse_file`], lets a caller keep
+    /// exactly the bytes it validated (to fingerprint the running configuration).
+    pub fn read_file(path: &Path) -> Result<String, ConfigErrors> {
+        std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }])
+        })
+    }
+
+    /// Validates the text of the file at `path` (relative paths in it resolve from its folder).
+    pub fn parse_file(
+        text: &str,
+        path: &Path,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigErrors> {
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut cfg = Self::parse(&text, &name, &base_dir, overrides)?;
+        let mut cfg = Self::parse(text, &path.display().to_string(), &base_dir, overrides)?;
         cfg.source = Some(path.to_path_buf());
         Ok(cfg)
     }
@@ -148,6 +171,7 @@ impl Loader<'_> {
 
     fn build(mut self, raw: RawFile, o: &Overrides) -> Result<Config, ConfigErrors> {
         let server = self.server(&raw.server, o);
+        let admin = self.admin(raw.admin.as_ref(), o);
 
         let mut policies = BTreeMap::new();
         for name in PRESET_NAMES {
@@ -235,6 +259,7 @@ impl Loader<'_> {
                 policies,
                 default_policy,
                 routes: RouteTable::new(routes),
+                admin,
                 source: None,
             }),
             _ => {
@@ -312,7 +337,7 @@ impl Loader<'_> {
             }
         }
         let t = &r.timeouts;
-        let slots: [(&Option<Spanned<String>>, &str, &mut Duration, bool); 5] = [
+        let slots: [(&Option<Spanned<String>>, &str, &mut Duration, bool); 6] = [
             (
                 &t.client_header,
                 "client_header",
@@ -333,6 +358,12 @@ impl Loader<'_> {
             ),
             (&t.idle, "idle", &mut s.timeouts.idle, false),
             (&t.drain, "drain", &mut s.timeouts.drain, true),
+            (
+                &t.drain_delay,
+                "drain_delay",
+                &mut s.timeouts.drain_delay,
+                true,
+            ),
         ];
         let mut errs = Vec::new();
         for (value, key, slot, zero_ok) in slots {
@@ -377,6 +408,20 @@ impl Loader<'_> {
                 );
             } else {
                 s.limits.max_connections = *m.get_ref();
+            }
+        }
+        if let Some(v) = &r.config_watch_interval {
+            match humantime::parse_duration(v.get_ref()) {
+                // Zero switches polling off: the file then reloads on SIGHUP only.
+                Ok(d) => s.config_watch = (!d.is_zero()).then_some(d),
+                Err(e) => self.err(
+                    span(v),
+                    "server.config_watch_interval",
+                    format!(
+                        "{:?} is not a duration such as \"2s\" (\"0s\" reloads on SIGHUP only): {e}",
+                        v.get_ref()
+                    ),
+                ),
             }
         }
         if let Some(l) = o.listen {

@@ -16,6 +16,25 @@ pub struct RawFile {
     pub policies: BTreeMap<Spanned<String>, RawPolicy>,
     #[serde(default)]
     pub routes: Vec<Spanned<RawRoute>>,
+    pub admin: Option<Spanned<RawAdmin>>,
+}
+
+/// `[admin]`: the health/readiness/metrics listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<Spanned<String>>,
+    #[serde(default)]
+    pub readiness: RawReadiness,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReadiness {
+    pub check: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +56,8 @@ pub struct RawServer {
     /// mapping in front of the proxy).
     pub redirect_https_port: Option<Spanned<u16>>,
     pub tls: Option<Spanned<RawTls>>,
+    /// How often the file is checked for changes; "0s" reloads on SIGHUP only.
+    pub config_watch_interval: Option<Spanned<String>>,
 }
 
 /// `[server.tls]`: the main listener terminates TLS with these certificates.
@@ -66,6 +87,7 @@ pub struct RawTimeouts {
     pub upstream_response: Option<Spanned<String>>,
     pub idle: Option<Spanned<String>>,
     pub drain: Option<Spanned<String>>,
+    pub drain_delay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,8 +22,11 @@ pub struct Timeouts {
     pub upstream_response: Duration,
     /// How long an idle keep-alive connection (client side and pooled upstream side) stays open.
     pub idle: Duration,
-    /// How long in-flight requests may run after a shutdown signal.
+    /// How long in-flight requests may run after the listener closes on shutdown.
     pub drain: Duration,
+    /// From SIGTERM to closing the listener: `/readyz` already says unready and requests are
+    /// still served, so a load balancer (a Kubernetes Service) can stop sending new ones first.
+    pub drain_delay: Duration,
 }
 
 impl Default for Timeouts {
@@ -34,6 +37,7 @@ impl Default for Timeouts {
             upstream_response: Duration::from_secs(60),
             idle: Duration::from_secs(75),
             drain: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
         }
     }
 }
@@ -72,6 +76,65 @@ pub struct ServerSettings {
     pub redirect_http: Option<SocketAddr>,
     /// The port redirects name; `None` means the HTTPS listener's own port (left out when 443).
     pub redirect_https_port: Option<u16>,
+    /// How often the configuration file is checked for changes (a change reloads it, like
+    /// SIGHUP); `None` reloads on SIGHUP only.
+    pub config_watch: Option<Duration>,
+}
+
+impl ServerSettings {
+    pub const DEFAULT_CONFIG_WATCH: Duration = Duration::from_secs(2);
+}
+
+/// The admin listener: liveness, readiness and Prometheus metrics on an address of its own, so
+/// they are never exposed on the proxied port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+    pub readiness: Readiness,
+}
+
+impl AdminSettings {
+    /// Loopback unless the operator says otherwise: metrics and health are not for the world.
+    pub const DEFAULT_LISTEN: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9901);
+
+    pub fn at(listen: SocketAddr) -> AdminSettings {
+        AdminSettings {
+            listen,
+            readiness: Readiness::default(),
+        }
+    }
+}
+
+/// What `/readyz` checks besides the configuration being loaded and the proxy not draining.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub check: UpstreamCheck,
+    /// How often every route's upstream is checked (in the background: probes read the result).
+    pub interval: Duration,
+    /// How long one check may take before the upstream counts as unreachable.
+    pub timeout: Duration,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness {
+            check: UpstreamCheck::Tcp,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How an upstream is judged reachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamCheck {
+    /// Not checked: ready as soon as the configuration is loaded.
+    None,
+    /// A TCP connection to the upstream's address opens.
+    Tcp,
+    /// `GET path` answers with a status below 500.
+    Http { path: String },
 }
 
 /// Certificates for the TLS listener. Only paths: the proxy reads and re-reads the files.
@@ -114,6 +177,7 @@ impl Default for ServerSettings {
             tls: None,
             redirect_http: None,
             redirect_https_port: None,
+            config_watch: Some(ServerSettings::DEFAULT_CONFIG_WATCH),
         }
     }
 }

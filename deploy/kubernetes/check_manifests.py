@@ -195,8 +195,8 @@ def check_configs(proxy, directory, known_flags, tmp):
                         cert, key = self_signed(tmp)
                     value = cert if flag == "--tls-cert" else key
                 if flag not in known_flags:
-                    # e.g. --admin until `check` learns it: the running proxy takes it, the
-                    # offline check cannot.
+                    # A flag newer than the binary doing the check: the running proxy takes
+                    # it, the offline check cannot.
                     dropped.append(flag)
                     continue
                 argv.append(flag)

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use rampart_config::{
     Config, ErrorBodyMode, ErrorBodyPolicy, HeaderPolicy, HostHeader, HostMatch, OverLimit,
-    ServerSettings, ServerSpec,
+    ServerSettings, ServerSpec, UpstreamCheck,
 };
 
 /// Renders the report printed by `check`.
@@ -17,6 +17,7 @@ pub fn report(config: &Config) -> String {
     let _ = writeln!(out, "configuration OK: {source}");
     let _ = writeln!(out, "listen: {}", config.server.listen);
     tls_lines(&mut out, &config.server);
+    operations_lines(&mut out, config);
     for route in config.routes.iter() {
         let host = match &route.host {
             None => "*".to_owned(),
@@ -42,6 +43,33 @@ pub fn report(config: &Config) -> String {
         config.default_policy.name
     );
     out
+}
+
+/// The admin listener, reloads and the drain: how the proxy is operated.
+fn operations_lines(out: &mut String, config: &Config) {
+    if let Some(admin) = &config.admin {
+        let check = match &admin.readiness.check {
+            UpstreamCheck::None => "none".to_owned(),
+            UpstreamCheck::Tcp => "TCP connect".to_owned(),
+            UpstreamCheck::Http { path } => format!("GET {path} below 500"),
+        };
+        let _ = writeln!(
+            out,
+            "admin: {} (/healthz, /readyz, /metrics); upstream check: {check}, every {:?}, timeout {:?}",
+            admin.listen, admin.readiness.interval, admin.readiness.timeout
+        );
+    }
+    let s = &config.server;
+    let watch = s.config_watch.map_or_else(
+        || "on SIGHUP only".to_owned(),
+        |d| format!("on SIGHUP and on change (checked every {d:?})"),
+    );
+    let _ = writeln!(out, "reload: {watch}");
+    let _ = writeln!(
+        out,
+        "shutdown: unready, then the listener closes after {:?}, then up to {:?} for in-flight requests",
+        s.timeouts.drain_delay, s.timeouts.drain
+    );
 }
 
 /// The TLS listener's certificates and the redirect listener, when configured.

@@ -11,7 +11,7 @@ use rampart_config::Overrides;
     name = "rampart-proxy",
     version,
     about = "Security-hardening reverse proxy: adds security headers, strips leaky ones and replaces verbose error bodies, on every response",
-    after_help = "Examples:\n  rampart-proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:3000\n  rampart-proxy --listen 0.0.0.0:443 --tls-cert site.pem --tls-key site.key --redirect-http 0.0.0.0:80 --upstream http://app:3000\n  rampart-proxy --config rampart.toml\n  rampart-proxy check --config rampart.toml\n  rampart-proxy --demo"
+    after_help = "Examples:\n  rampart-proxy --listen 127.0.0.1:8080 --upstream http://127.0.0.1:3000\n  rampart-proxy --listen 0.0.0.0:443 --tls-cert site.pem --tls-key site.key --redirect-http 0.0.0.0:80 --upstream http://app:3000\n  rampart-proxy --config rampart.toml --admin 127.0.0.1:9901\n  rampart-proxy check --config rampart.toml\n  rampart-proxy --demo"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -50,6 +50,11 @@ pub struct Args {
     #[arg(long, global = true, value_name = "ADDR")]
     pub redirect_http: Option<SocketAddr>,
 
+    /// Serve /healthz, /readyz and /metrics on this address (a port alone means 127.0.0.1);
+    /// replaces the file's [admin] listen address.
+    #[arg(long, global = true, value_name = "ADDR", value_parser = admin_addr)]
+    pub admin: Option<SocketAddr>,
+
     /// Start a deliberately leaky origin with the proxy in front and print curl commands.
     #[arg(long, conflicts_with_all = ["config", "upstream", "tls_cert", "redirect_http"])]
     pub demo: bool,
@@ -78,6 +83,11 @@ pub enum Plan {
     },
 }
 
+fn admin_addr(s: &str) -> Result<SocketAddr, String> {
+    rampart_config::parse_admin_addr(s)
+        .ok_or_else(|| format!("{s:?} is not an address:port such as 127.0.0.1:9901 or a port"))
+}
+
 impl Args {
     pub fn into_plan(self) -> Plan {
         let overrides = Overrides {
@@ -88,6 +98,7 @@ impl Args {
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
             redirect_http: self.redirect_http,
+            admin: self.admin,
         };
         match (self.command, self.demo) {
             (Some(Command::Check), _) => Plan::Check {

@@ -151,7 +151,9 @@ impl Upstreams {
     }
 }
 
-fn route_id(route: &Route) -> usize {
+/// A route's identity within one configuration generation: its address (routes are `Arc`s
+/// that live as long as the generation), so tables keyed by it need no hashing.
+pub(crate) fn route_id(route: &Route) -> usize {
     std::ptr::from_ref(route) as usize
 }
 

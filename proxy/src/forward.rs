@@ -116,10 +116,12 @@ where
     let timeout = settings.timeouts.upstream_response;
     // The route's policy would strip these from the response anyway (see header_policy).
     let remove = &route.policy.remove;
+    let sent = std::time::Instant::now();
     let mut res = endpoint
         .send(req, timeout, &|name| remove.matches(name))
         .await
         .map_err(ProxyError::from_upstream)?;
+    ctx.stats.upstream_latency(sent.elapsed());
 
     let status = res.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {

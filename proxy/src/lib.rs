@@ -4,6 +4,7 @@
 //! The binary is a thin shell over this library; tests run the same code in-process.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod body;
 pub mod check;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod hop;
 pub mod layers;
 pub mod listeners;
 pub mod logging;
+pub mod metrics;
 pub mod redirect;
 pub mod server;
 pub mod signals;

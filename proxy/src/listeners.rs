@@ -1,5 +1,6 @@
 //! Everything the proxy listens on, started together: the proxy listener (plain or TLS), the
-//! optional HTTP->HTTPS redirect listener, and the certificate reloader.
+//! optional HTTP->HTTPS redirect listener, the optional admin listener, and the certificate
+//! reloader.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin::{self, AdminHandle};
 use crate::redirect::{self, RedirectHandle};
 use crate::server::{self, ProxyHandle};
 use crate::signals::Signals;
@@ -28,6 +30,7 @@ pub enum StartError {
 pub struct Listeners {
     pub proxy: ProxyHandle,
     pub redirect: Option<RedirectHandle>,
+    pub admin: Option<AdminHandle>,
     reloader: Option<Reloader>,
 }
 
@@ -59,10 +62,15 @@ impl Listeners {
             }
             None => None,
         };
+        let admin = match &config.admin {
+            Some(a) => Some(admin::serve(shared.clone(), bind(a.listen).await?)),
+            None => None,
+        };
         let reloader = certificates.map(|(certs, _)| Reloader::spawn(shared.clone(), certs));
         Ok(Listeners {
             proxy,
             redirect,
+            admin,
             reloader,
         })
     }
@@ -75,15 +83,21 @@ impl Listeners {
         self.redirect.as_ref().map(RedirectHandle::local_addr)
     }
 
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminHandle::local_addr)
+    }
+
     pub fn is_tls(&self) -> bool {
         self.reloader.is_some()
     }
 
-    /// Serves until SIGTERM/SIGINT; SIGHUP reloads the configuration, then the certificates.
+    /// Serves until SIGTERM/SIGINT; SIGHUP (or a changed file) reloads the configuration, then
+    /// the certificates. The admin listener answers until the drain is over.
     pub async fn run_until_stopped(self, signals: Signals) -> std::io::Result<()> {
         let Listeners {
             proxy,
             redirect,
+            admin,
             reloader,
         } = self;
         signals
@@ -96,6 +110,7 @@ impl Listeners {
         if let Some(r) = redirect {
             r.shutdown().await;
         }
+        drop(admin);
         Ok(())
     }
 }

@@ -80,10 +80,14 @@ fn run() -> anyhow::Result<ExitCode> {
                 let redirect = listeners
                     .redirect_addr()
                     .map_or_else(|| "-".to_owned(), |a| a.to_string());
+                let admin = listeners
+                    .admin_addr()
+                    .map_or_else(|| "-".to_owned(), |a| a.to_string());
                 tracing::info!(
                     listen = %listeners.local_addr(),
                     tls = listeners.is_tls(),
                     redirect_http = %redirect,
+                    admin = %admin,
                     routes = config.routes.len(),
                     "rampart-proxy ready"
                 );

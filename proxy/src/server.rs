@@ -23,27 +23,35 @@ use crate::layers::error_body::{ErrorBody, ErrorBodyLayer};
 use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
+use crate::layers::route_metrics::{RouteMetrics, RouteMetricsLayer};
 use crate::state::{Runtime, Shared};
 use crate::tls;
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The per-request stack, outermost first. See docs/pipeline.md.
-pub type Stack = RequestFilter<AccessLog<HeaderPolicyService<ErrorBody<Rescue<Forward>>>>>;
+pub type Stack =
+    RequestFilter<RouteMetrics<AccessLog<HeaderPolicyService<ErrorBody<Rescue<Forward>>>>>>;
 
 fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
     let default_policy = shared.snapshot().config.default_policy.clone();
+    let header_counts = shared.metrics().headers().clone();
     // Picks route + policy from one config snapshot; everything below relies on it.
     RequestFilterLayer::new(shared.clone(), conn).layer(
-        // Outside the policy so the logged status is what the client got.
-        AccessLogLayer.layer(
-            // Outside rescue so proxy-made errors are hardened too.
-            HeaderPolicyLayer::new(default_policy).layer(
-                // Body filter: replaces leaky upstream error bodies before anything is sent.
-                ErrorBodyLayer.layer(
-                    // Turns every failure into a generic response; nothing below answers a client.
-                    RescueLayer.layer(Forward),
-                ),
+        // Outermost after routing: counts the status the client got, by route.
+        RouteMetricsLayer.layer(
+            // Outside the policy so the logged status is what the client got.
+            AccessLogLayer.layer(
+                // Outside rescue so proxy-made errors are hardened too.
+                HeaderPolicyLayer::new(default_policy)
+                    .recording(header_counts)
+                    .layer(
+                        // Body filter: replaces leaky upstream error bodies before anything is sent.
+                        ErrorBodyLayer.layer(
+                            // Turns every failure into a generic response; nothing below answers a client.
+                            RescueLayer.layer(Forward),
+                        ),
+                    ),
             ),
         ),
     )
@@ -201,6 +209,7 @@ async fn connection(
     tls: Option<TlsAcceptor>,
 ) {
     let _ = stream.set_nodelay(true);
+    let _open = shared.metrics().connection_opened();
     let runtime = shared.snapshot();
     let header_timeout = runtime.config.server.timeouts.client_header;
     // TLS: the handshake runs here, in the connection's own task, so a slow client never holds

@@ -32,6 +32,7 @@ use crate::decode::{self, Encoding};
 use crate::generic::{self, ClientPrefs};
 use crate::layers::request_filter::RequestContext;
 use crate::layers::rescue::{ProxyGenerated, generic_response};
+use crate::metrics::Metrics;
 
 /// Headers that describe the replaced body and would be wrong for the generic one.
 const BODY_HEADERS: [header::HeaderName; 9] = [
@@ -45,11 +46,6 @@ const BODY_HEADERS: [header::HeaderName; 9] = [
     header::CONTENT_LANGUAGE,
     header::CONTENT_LOCATION,
 ];
-
-/// Which detector caused a replacement (or why the body could not be inspected), for the
-/// access log and metrics.
-#[derive(Debug, Clone)]
-pub struct BodyReplaced(pub String);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorBodyLayer;
@@ -72,6 +68,8 @@ struct Meta {
     policy: Arc<ErrorBodyPolicy>,
     prefs: ClientPrefs,
     head: bool,
+    /// Counts replacements by the detector (or reason) that caused them.
+    metrics: Arc<Metrics>,
 }
 
 impl<S, B> Service<Request<B>> for ErrorBody<S>
@@ -90,12 +88,12 @@ where
         let meta = req
             .extensions()
             .get::<RequestContext>()
-            .map(|c| c.error_bodies())
-            .filter(|p| p.mode != ErrorBodyMode::Off)
-            .map(|p| Meta {
-                policy: p.clone(),
+            .filter(|c| c.error_bodies().mode != ErrorBodyMode::Off)
+            .map(|c| Meta {
+                policy: c.error_bodies().clone(),
                 prefs: ClientPrefs::of(req.headers()),
                 head: req.method() == Method::HEAD,
+                metrics: c.runtime.metrics.clone(),
             });
         ResponseFuture::Waiting {
             inner: self.inner.call(req),
@@ -296,7 +294,7 @@ fn replace(
         }
     }
     *res.headers_mut() = headers;
-    res.extensions_mut().insert(BodyReplaced(why.to_owned()));
+    m.metrics.body_replaced(why);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }
@@ -348,6 +346,7 @@ mod tests {
             policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),
             prefs: ClientPrefs::with_request_id("r1"),
             head: false,
+            metrics: Arc::new(Metrics::new()),
         };
         let res = replace(head, &m, "test", None);
         let h = res.headers();
@@ -364,9 +363,10 @@ mod tests {
         assert_eq!(h["set-cookie"], "a=b");
         assert_eq!(h["x-request-id"], "r1");
         assert_eq!(h["content-type"], "application/json");
-        assert_eq!(
-            res.extensions().get::<BodyReplaced>().map(|b| b.0.as_str()),
-            Some("test")
+        let metrics = m.metrics.render();
+        assert!(
+            metrics.contains(r#"rampart_error_bodies_replaced_total{detector="test"} 1"#),
+            "{metrics}"
         );
     }
 }

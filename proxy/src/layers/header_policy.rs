@@ -25,6 +25,8 @@ use rampart_config::{HeaderPolicy, Mode, ServerAction};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::metrics::HeaderCounts;
+
 /// Which policy a request gets and whether its client connection is HTTPS; inserted into the
 /// request's extensions by whoever knows (the proxy's request filter). It wins over the layer's
 /// own policy.
@@ -130,16 +132,26 @@ fn set(
 }
 
 /// Layer applying a header policy to every response of the wrapped service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HeaderPolicyLayer {
     policy: Arc<HeaderPolicy>,
+    counts: Option<Arc<HeaderCounts>>,
 }
 
 impl HeaderPolicyLayer {
     /// Applies `policy` unless a request carries a [`PolicyChoice`]. Without one, HSTS is sent
     /// when the request URI's scheme is `https` (or the policy forces it).
     pub fn new(policy: Arc<HeaderPolicy>) -> Self {
-        HeaderPolicyLayer { policy }
+        HeaderPolicyLayer {
+            policy,
+            counts: None,
+        }
+    }
+
+    /// Also adds what each application did to `counts` (atomic adds: no allocation).
+    pub fn recording(mut self, counts: Arc<HeaderCounts>) -> Self {
+        self.counts = Some(counts);
+        self
     }
 }
 
@@ -150,15 +162,17 @@ impl<S> Layer<S> for HeaderPolicyLayer {
         HeaderPolicyService {
             inner,
             policy: self.policy.clone(),
+            counts: self.counts.clone(),
         }
     }
 }
 
 /// Service produced by [`HeaderPolicyLayer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HeaderPolicyService<S> {
     inner: S,
     policy: Arc<HeaderPolicy>,
+    counts: Option<Arc<HeaderCounts>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HeaderPolicyService<S>
@@ -185,6 +199,7 @@ where
             inner: self.inner.call(req),
             policy: Some(policy),
             https,
+            counts: self.counts.clone(),
         }
     }
 }
@@ -196,6 +211,7 @@ pin_project! {
         inner: F,
         policy: Option<Arc<HeaderPolicy>>,
         https: bool,
+        counts: Option<Arc<HeaderCounts>>,
     }
 }
 
@@ -216,7 +232,9 @@ where
             // belong to the handshake, not to a document.
             if res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
                 let applied = apply(&policy, res.headers_mut(), *this.https);
-                res.extensions_mut().insert(applied);
+                if let Some(counts) = this.counts {
+                    counts.record(applied);
+                }
             }
         }
         Poll::Ready(Ok(res))

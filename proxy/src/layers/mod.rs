@@ -5,3 +5,4 @@ pub mod error_body;
 pub mod header_policy;
 pub mod request_filter;
 pub mod rescue;
+pub mod route_metrics;

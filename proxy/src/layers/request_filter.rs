@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::layers::header_policy::PolicyChoice;
+use crate::metrics::RouteStats;
 use crate::state::{Runtime, Shared};
 
 /// Facts about the client connection a request arrived on.
@@ -32,6 +33,8 @@ pub struct RequestContext {
     pub trusted_peer: bool,
     /// The client's connection is HTTPS: ours, or a trusted peer's per X-Forwarded-Proto.
     pub https: bool,
+    /// The route's metric handles (or the unrouted ones).
+    pub stats: Arc<RouteStats>,
 }
 
 impl RequestContext {
@@ -109,9 +112,11 @@ where
         let policy = route
             .as_ref()
             .map_or_else(|| config.default_policy.clone(), |r| r.policy.clone());
+        let stats = runtime.stats_for(route.as_ref()).clone();
         let ext = req.extensions_mut();
         ext.insert(PolicyChoice { policy, https });
         ext.insert(RequestContext {
+            stats,
             runtime,
             route,
             conn: self.conn,
