@@ -61,13 +61,21 @@ cargo test --workspace --locked
 echo "== deploy: Kubernetes manifests, ConfigMaps' rampart.toml, GitHub Actions workflow"
 bash deploy/kubernetes/validate.sh
 
-# The container image test needs a static release build of the proxy (about 9 minutes from an
-# empty target/ on a 2-core machine; a minute or two after that), so it runs on request only.
-# It never passes silently: exit 3 (buildah/podman/runc cannot be installed or run) fails too.
-if [ "${RAMPART_CONTAINER_TEST:-0}" = 1 ]; then
+# The container image test: a static release build of the proxy (about 5 minutes from an empty
+# target/container on a 2-core machine), then buildah/podman (installed with apt-get as root when
+# missing). A failed check or build fails the run; when containers cannot be built or run here at
+# all (exit 3: no root to install the tools, no user namespaces, ...) the reason is printed and
+# the run goes on. RAMPART_CONTAINER_TEST=0 leaves it out (and says so).
+if [ "${RAMPART_CONTAINER_TEST:-1}" = 1 ]; then
     echo "== deploy: container image (deploy/container/build-and-test.sh)"
-    bash deploy/container/build-and-test.sh --rm-image
+    rc=0
+    bash deploy/container/build-and-test.sh --rm-image || rc=$?
+    case $rc in
+    0) ;;
+    3) echo "== deploy: container image test could NOT run here (reason above); everything else passed" ;;
+    *) exit "$rc" ;;
+    esac
 else
-    echo "== deploy: container image test NOT run (RAMPART_CONTAINER_TEST=1 runs it: a static release build, then buildah/podman as root)"
+    echo "== deploy: container image test NOT run (RAMPART_CONTAINER_TEST=0)"
 fi
 # ---- end of deploy artifacts ----------------------------------------------------------------------

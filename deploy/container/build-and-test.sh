@@ -264,6 +264,8 @@ PY
     curl -fsS -o /dev/null "http://127.0.0.1:$origin_port/" || fail "the test origin does not answer on 127.0.0.1:$origin_port"
     # A free port for the proxy (the kernel picks it; the proxy binds it a moment later).
     listen_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    local admin_port
+    admin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
     # The configuration goes in as a mounted file, as a ConfigMap would: the image's default
     # command reads /etc/rampart/rampart.toml. `localhost` exercises name resolution in scratch.
@@ -271,6 +273,9 @@ PY
 [server]
 listen = "127.0.0.1:$listen_port"
 workers = 1
+
+[admin]
+listen = "127.0.0.1:$admin_port"
 
 # The strict preset everywhere; under /hsts-forced HSTS is forced (as behind a TLS-terminating
 # load balancer that sends no X-Forwarded-Proto).
@@ -376,6 +381,31 @@ EOF
         fail "curl ${url}hsts-forced/ failed"
     tr -d '\r' <"$work/headers" >"$work/h"
     expect_header Strict-Transport-Security '^max-age=63072000; includeSubDomains$'
+
+    # The admin listener: liveness, readiness (the origin passed the TCP check), metrics.
+    local admin="http://127.0.0.1:$admin_port" ready
+    curl -fsS --max-time 5 "$admin/healthz" | grep -qx ok || {
+        say "FAIL: GET /healthz on the admin listener did not answer ok"
+        errors=$((errors + 1))
+    }
+    deadline=$((SECONDS + 15))
+    until ready=$(curl -fsS --max-time 5 "$admin/readyz" 2>/dev/null); do
+        if [ $SECONDS -ge $deadline ]; then
+            say "FAIL: /readyz not ready within 15s: $(curl -sS --max-time 5 "$admin/readyz")"
+            errors=$((errors + 1))
+            break
+        fi
+        sleep 0.2
+    done
+    [ -n "${ready:-}" ] && say "ok: /readyz: $(tr '\n' ';' <<<"$ready")"
+    local metrics
+    metrics=$(curl -fsS --max-time 5 "$admin/metrics" || true)
+    if grep -q '^rampart_responses_total{route="site",class="2xx"} [1-9]' <<<"$metrics"; then
+        say "ok: /metrics counts the responses by route"
+    else
+        say "FAIL: /metrics has no 2xx count for route site"
+        errors=$((errors + 1))
+    fi
 
     # The process in the container runs as 65532:65532.
     local pid uid gid
