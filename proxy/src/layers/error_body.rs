@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 use crate::upstream::UpstreamBody;
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
@@ -31,7 +31,7 @@ use crate::body::ResponseBody;
 use crate::decode::{self, Encoding};
 use crate::generic::{self, ClientPrefs};
 use crate::layers::request_filter::RequestContext;
-use crate::layers::rescue::{ProxyGenerated, generic_response};
+use crate::layers::rescue::{ProxyGenerated, generic_over};
 use crate::metrics::Metrics;
 
 /// Headers that describe the replaced body and would be wrong for the generic one.
@@ -275,31 +275,24 @@ fn replace(
             "replaced an upstream error body"
         );
     }
-    let mut res = generic_response(
-        parts.status,
-        m.prefs.flavor(),
-        m.head,
-        &request_id,
-        &m.policy.templates,
-    );
-    let mut headers = parts.headers;
+    let mut parts = parts;
     for h in &BODY_HEADERS {
-        headers.remove(h);
+        parts.headers.remove(h);
     }
     // Names the error class even when the policy keeps other AWS headers.
-    headers.remove("x-amzn-errortype");
-    for (name, value) in res.headers_mut().drain() {
-        if let Some(name) = name {
-            headers.insert(name, value);
-        }
-    }
-    *res.headers_mut() = headers;
+    parts.headers.remove(&X_AMZN_ERRORTYPE);
     m.metrics.body_replaced(why);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
-    res
+    // The upstream's head, kept where it carries what clients need, becomes the generic one.
+    generic_over(
+        parts,
+        m.prefs.flavor(),
+        m.head,
+        request_id,
+        &m.policy.templates,
+    )
 }
+
+static X_AMZN_ERRORTYPE: header::HeaderName = header::HeaderName::from_static("x-amzn-errortype");
 
 /// At most 1 KiB of the original, printable, for the debug log.
 fn truncated(original: &[u8]) -> String {
@@ -340,7 +333,7 @@ mod tests {
             ("www-authenticate", "Bearer"),
             ("set-cookie", "a=b"),
         ] {
-            head.headers_mut().insert(n, HeaderValue::from_static(v));
+            head.headers_mut().insert(n, header::HeaderValue::from_static(v));
         }
         let m = Meta {
             policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),

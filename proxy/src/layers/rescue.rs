@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use rampart_config::{ErrorBodyPolicy, Templates};
@@ -120,7 +121,7 @@ where
                     status,
                     meta.prefs.flavor(),
                     meta.head,
-                    &request_id,
+                    request_id,
                     templates,
                 );
                 res.extensions_mut().insert(FailureSource(e.source_kind()));
@@ -136,25 +137,41 @@ pub fn generic_response(
     status: StatusCode,
     flavor: Flavor,
     head: bool,
-    request_id: &str,
+    request_id: String,
     templates: &BTreeMap<u16, Templates>,
 ) -> Response<ResponseBody> {
-    let body = generic::render_for(templates, status, flavor, Some(request_id));
-    let len = HeaderValue::from(body.len());
-    let mut res = Response::new(if head {
+    let (mut parts, ()) = Response::new(()).into_parts();
+    parts.status = status;
+    let mut res = generic_over(parts, flavor, head, request_id, templates);
+    res.extensions_mut().insert(ProxyGenerated);
+    res
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The generic body for `parts.status` over an existing head: its other headers are kept as they
+/// are (the caller decides which go), Content-Type, Content-Length and X-Request-Id are set.
+pub fn generic_over(
+    mut parts: http::response::Parts,
+    flavor: Flavor,
+    head: bool,
+    request_id: String,
+    templates: &BTreeMap<u16, Templates>,
+) -> Response<ResponseBody> {
+    let body = generic::render_for(templates, parts.status, flavor, Some(&request_id));
+    let h = &mut parts.headers;
+    h.insert(CONTENT_TYPE, flavor.content_type());
+    h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    // The id's own bytes become the header value: no copy.
+    if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+        h.insert(&X_REQUEST_ID, id);
+    }
+    let body = if head {
         ResponseBody::empty()
     } else {
         ResponseBody::full(body)
-    });
-    *res.status_mut() = status;
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, flavor.content_type());
-    h.insert(CONTENT_LENGTH, len);
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        h.insert("x-request-id", id);
-    }
-    res.extensions_mut().insert(ProxyGenerated);
-    res
+    };
+    Response::from_parts(parts, body)
 }
 
 /// Marks a response the proxy wrote itself: already generic, nothing to inspect.
