@@ -623,7 +623,9 @@ impl Loader<'_> {
                         | LeakError::MatchesEmpty { name }
                         | LeakError::InvalidName { name }
                         | LeakError::DuplicateName { name } => Some(name.clone()),
-                        LeakError::EmptyName | LeakError::TooLarge { .. } => None,
+                        LeakError::EmptyName
+                        | LeakError::TooLarge { .. }
+                        | LeakError::FirstMatchTooLarge { .. } => None,
                     };
                     let at = r
                         .detectors

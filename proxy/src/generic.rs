@@ -168,28 +168,40 @@ pub fn new_request_id() -> String {
 /// The built-in generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
 pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&str>) -> Bytes {
     let reason = status.canonical_reason().unwrap_or("Error");
+    let code = status.as_str();
     let id = request_id.filter(|id| {
         id.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     });
-    match flavor {
-        Flavor::Json => match id {
-            Some(id) => format!("{{\"message\":\"{reason}\",\"request_id\":\"{id}\"}}"),
-            None => format!("{{\"message\":\"{reason}\"}}"),
-        },
-        Flavor::Text => match id {
-            Some(id) => format!("{} {reason}\nrequest id: {id}\n", status.as_u16()),
-            None => format!("{} {reason}\n", status.as_u16()),
-        },
-        Flavor::Html => {
-            let code = status.as_u16();
-            let id_line = id.map(|id| format!("<p>Request id: {id}</p>")).unwrap_or_default();
-            format!(
-                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1>{id_line}</body></html>\n"
-            )
+    // Pieces appended into one buffer sized up front: this runs for every replaced body, and
+    // the formatting machinery costs more than the copying.
+    let pieces: [&str; 7] = match (flavor, id) {
+        (Flavor::Json, Some(id)) => [
+            "{\"message\":\"",
+            reason,
+            "\",\"request_id\":\"",
+            id,
+            "\"}",
+            "",
+            "",
+        ],
+        (Flavor::Json, None) => ["{\"message\":\"", reason, "\"}", "", "", "", ""],
+        (Flavor::Text, Some(id)) => [code, " ", reason, "\nrequest id: ", id, "\n", ""],
+        (Flavor::Text, None) => [code, " ", reason, "\n", "", "", ""],
+        (Flavor::Html, id) => {
+            let page = format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1>{}</body></html>\n",
+                id.map(|id| format!("<p>Request id: {id}</p>"))
+                    .unwrap_or_default()
+            );
+            return page.into();
         }
+    };
+    let mut out = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        out.extend_from_slice(p.as_bytes());
     }
-    .into()
+    out.into()
 }
 
 #[cfg(test)]
@@ -221,6 +233,16 @@ mod tests {
     fn json_body_is_generic() {
         let b = render(StatusCode::BAD_GATEWAY, Flavor::Json, None);
         assert_eq!(&b[..], br#"{"message":"Bad Gateway"}"#);
+        let b = render(StatusCode::FORBIDDEN, Flavor::Json, Some("r-1"));
+        assert_eq!(&b[..], br#"{"message":"Forbidden","request_id":"r-1"}"#);
+    }
+
+    #[test]
+    fn text_body_names_status_and_id() {
+        let b = render(StatusCode::FORBIDDEN, Flavor::Text, Some("r-1"));
+        assert_eq!(&b[..], b"403 Forbidden\nrequest id: r-1\n");
+        let b = render(StatusCode::GATEWAY_TIMEOUT, Flavor::Text, None);
+        assert_eq!(&b[..], b"504 Gateway Timeout\n");
     }
 
     #[test]

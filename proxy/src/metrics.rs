@@ -5,7 +5,7 @@
 //! ([`RouteStats`]), and the header and connection handles are resolved at start. A handle is an
 //! atomic behind an `Arc`, so recording is an uncontended atomic add.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -39,6 +39,9 @@ pub struct Metrics {
     responses: Family<RouteClassLabels, Counter>,
     upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
     rewritten: Family<Labels, Counter>,
+    /// `rewritten`'s handles by detector, found by comparing names: a few dozen at most, and
+    /// a label lookup would allocate its key on every replaced body.
+    rewritten_by: RwLock<Vec<(Box<str>, Counter)>>,
     headers: Arc<HeaderCounts>,
     connections_open: Gauge,
     connections: Counter,
@@ -131,6 +134,7 @@ impl Metrics {
             responses,
             upstream_latency,
             rewritten,
+            rewritten_by: RwLock::default(),
             headers,
             connections_open,
             connections,
@@ -168,10 +172,23 @@ impl Metrics {
 
     /// Counts a replaced error body under the detector (or reason) that caused it.
     pub fn body_replaced(&self, why: &str) {
-        // A read lock and a hash per replaced body: cheap next to the replacement itself.
-        self.rewritten
-            .get_or_create(&[("detector", why.to_owned())])
-            .inc();
+        let known = self
+            .rewritten_by
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counter)) = known.iter().find(|(name, _)| **name == *why) {
+            counter.inc();
+            return;
+        }
+        drop(known);
+        let counter = self
+            .rewritten
+            .get_or_create_owned(&[("detector", why.to_owned())]);
+        counter.inc();
+        self.rewritten_by
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((why.into(), counter));
     }
 
     /// Counts a client connection; it stays counted as open until the guard drops.
@@ -280,6 +297,8 @@ mod tests {
             removed: 3,
         });
         m.body_replaced("aws-arn");
+        m.body_replaced("aws-arn");
+        m.body_replaced("mode-always");
         let open = m.connection_opened();
         m.config_loaded("abc123", 4);
         m.reload_failed();
@@ -291,7 +310,8 @@ mod tests {
             r#"rampart_upstream_response_seconds_count{route="api"} 1"#,
             r#"rampart_policy_headers_total{action="injected"} 7"#,
             r#"rampart_policy_headers_total{action="kept"} 2"#,
-            r#"rampart_error_bodies_replaced_total{detector="aws-arn"} 1"#,
+            r#"rampart_error_bodies_replaced_total{detector="aws-arn"} 2"#,
+            r#"rampart_error_bodies_replaced_total{detector="mode-always"} 1"#,
             "rampart_client_connections_open 1",
             r#"rampart_config_info{sha256="abc123"} 1"#,
             "rampart_config_generation 4",

@@ -25,6 +25,7 @@ use std::ops::Range;
 use std::sync::{Arc, LazyLock};
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::{meta, util::syntax};
 
 use patterns::BUILTINS;
 
@@ -191,6 +192,11 @@ pub enum LeakError {
         #[source]
         source: regex::Error,
     },
+    #[error("leak detectors are too large to compile together: {source}")]
+    FirstMatchTooLarge {
+        #[source]
+        source: Box<meta::BuildError>,
+    },
 }
 
 /// A compiled group of detectors. Cloning is cheap (one `Arc`), and the set
@@ -205,6 +211,22 @@ struct Inner {
     set: RegexSet,
     rules: Vec<CompiledRule>,
     ids: Vec<DetectorId>,
+    /// For [`DetectorSet::which`]: the primary patterns of the rules that fire on their own
+    /// match (no gate, nothing to confirm), as one leftmost-first automaton. It stops at the
+    /// first leak in the text instead of running every pattern over all of it.
+    first: meta::Regex,
+    /// The rule (index into `rules`) of each pattern of `first`.
+    first_rules: Vec<usize>,
+    /// The other rules (gated, or custom ones needing confirmation) with just the patterns they
+    /// need; `None` when there are none.
+    rest: Option<Rest>,
+}
+
+/// Gated and confirmed rules, searched when `first` found nothing.
+struct Rest {
+    set: RegexSet,
+    /// (rule index, primary, requires), the pattern indices being `set`'s.
+    rules: Vec<(usize, usize, Vec<usize>)>,
 }
 
 struct CompiledRule {
@@ -303,16 +325,63 @@ impl DetectorSet {
             b.push_rule(detector, c.pattern.clone(), regex, Vec::new(), true);
         }
 
-        let set = RegexSetBuilder::new(&b.patterns)
-            .size_limit(SET_SIZE_LIMIT)
-            .dfa_size_limit(SET_DFA_SIZE_LIMIT)
-            .build()
-            .map_err(|source| LeakError::TooLarge { source })?;
+        let set = build_set(&b.patterns)?;
+        let (first_rules, rest_rules): (Vec<usize>, Vec<usize>) = (0..b.rules.len())
+            .partition(|&i| b.rules[i].requires.is_empty() && !b.rules[i].confirm);
+        let first_patterns: Vec<&str> = first_rules
+            .iter()
+            .map(|&i| b.patterns[b.rules[i].primary].as_str())
+            .collect();
+        let first = meta::Regex::builder()
+            // Bytes, not text: the built-ins are written with `(?-u)` and bodies need not be
+            // UTF-8 (the same settings as regex::bytes).
+            .syntax(syntax::Config::new().utf8(false))
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(SET_SIZE_LIMIT))
+                    .hybrid_cache_capacity(SET_DFA_SIZE_LIMIT),
+            )
+            .build_many(&first_patterns)
+            .map_err(|e| LeakError::FirstMatchTooLarge {
+                source: Box::new(e),
+            })?;
+        let rest = if rest_rules.is_empty() {
+            None
+        } else {
+            let mut patterns: Vec<String> = Vec::new();
+            let mut index = |p: usize| {
+                let text = &b.patterns[p];
+                match patterns.iter().position(|q| q == text) {
+                    Some(i) => i,
+                    None => {
+                        patterns.push(text.clone());
+                        patterns.len() - 1
+                    }
+                }
+            };
+            let rules = rest_rules
+                .iter()
+                .map(|&i| {
+                    let r = &b.rules[i];
+                    let primary = index(r.primary);
+                    let requires = r.requires.iter().map(|&q| index(q)).collect();
+                    (i, primary, requires)
+                })
+                .collect();
+            Some(Rest {
+                set: build_set(&patterns)?,
+                rules,
+            })
+        };
         Ok(DetectorSet {
             inner: Arc::new(Inner {
                 set,
                 rules: b.rules,
                 ids: b.ids,
+                first,
+                first_rules,
+                rest,
             }),
         })
     }
@@ -336,21 +405,30 @@ impl DetectorSet {
             .any(|r| r.fires(&hits) && (!r.confirm || r.first_span(haystack, 0).is_some()))
     }
 
-    /// A detector that matches, if any: the same single pass as [`DetectorSet::is_leaky`],
-    /// naming the first firing detector in rule order. For callers that must decide (and say
-    /// why) but need no position; [`DetectorSet::first`] also finds where, at the cost of
-    /// running the matching detectors' own regexes.
+    /// A detector that matches, if any: the detector of the leftmost leak in the text (gated
+    /// and custom detectors, which need more than one pattern's match, are looked at when no
+    /// other detector fires). For callers that must decide (and say why) but need no position:
+    /// the search stops at the first leak. [`DetectorSet::first`] also finds where.
     pub fn which(&self, haystack: &[u8]) -> Option<&DetectorId> {
         let inner = &*self.inner;
-        let hits = inner.set.matches(haystack);
+        if let Some(m) = inner.first.find(haystack) {
+            let rule = inner.first_rules[m.pattern().as_usize()];
+            return Some(&inner.ids[inner.rules[rule].detector]);
+        }
+        let rest = inner.rest.as_ref()?;
+        let hits = rest.set.matches(haystack);
         if !hits.matched_any() {
             return None;
         }
-        inner
-            .rules
+        rest.rules
             .iter()
-            .find(|r| r.fires(&hits) && (!r.confirm || r.first_span(haystack, 0).is_some()))
-            .map(|r| &inner.ids[r.detector])
+            .find(|(rule, primary, requires)| {
+                hits.matched(*primary)
+                    && requires.iter().all(|&i| hits.matched(i))
+                    && (!inner.rules[*rule].confirm
+                        || inner.rules[*rule].first_span(haystack, 0).is_some())
+            })
+            .map(|(rule, _, _)| &inner.ids[inner.rules[*rule].detector])
     }
 
     /// Every match, sorted by start, then detector id, then end. Overlapping
@@ -547,6 +625,14 @@ impl Builder {
             confirm,
         });
     }
+}
+
+fn build_set(patterns: &[String]) -> Result<RegexSet, LeakError> {
+    RegexSetBuilder::new(patterns)
+        .size_limit(SET_SIZE_LIMIT)
+        .dfa_size_limit(SET_DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|source| LeakError::TooLarge { source })
 }
 
 fn single_regex(pattern: &str) -> Result<Regex, regex::Error> {

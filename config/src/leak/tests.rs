@@ -30,6 +30,14 @@ fn assert_hit(id: &str, text: &str, expected: &str) {
         "{id} should report {expected:?} in {text:?}; got {slices:?}"
     );
     assert!(set().is_leaky(text.as_bytes()));
+    // The proxy's early-exit search agrees: it names a detector `scan` reports.
+    let named = set().which(text.as_bytes()).map(|d| d.as_str().to_owned());
+    assert!(
+        named
+            .as_ref()
+            .is_some_and(|n| slices.iter().any(|(d, _)| d == n)),
+        "which() named {named:?} for {text:?}; scan: {slices:?}"
+    );
 }
 
 #[track_caller]
@@ -42,6 +50,10 @@ fn assert_clean(text: &str) {
     assert!(found.is_empty(), "{text:?} should be clean; got {slices:?}");
     assert!(!set().is_leaky(text.as_bytes()));
     assert!(set().first(text.as_bytes()).is_none());
+    assert!(
+        set().which(text.as_bytes()).is_none(),
+        "which() on {text:?}"
+    );
 }
 
 #[track_caller]

@@ -276,11 +276,7 @@ fn replace(
         );
     }
     let mut parts = parts;
-    for h in &BODY_HEADERS {
-        parts.headers.remove(h);
-    }
-    // Names the error class even when the policy keeps other AWS headers.
-    parts.headers.remove(&X_AMZN_ERRORTYPE);
+    remove_present(&mut parts.headers);
     m.metrics.body_replaced(why);
     // The upstream's head, kept where it carries what clients need, becomes the generic one.
     generic_over(
@@ -292,7 +288,33 @@ fn replace(
     )
 }
 
-static X_AMZN_ERRORTYPE: header::HeaderName = header::HeaderName::from_static("x-amzn-errortype");
+/// Removes the old body's headers and `x-amzn-ErrorType` (it names the error class even when
+/// the policy keeps other AWS headers). One pass over the few headers present, then a removal
+/// only for those found, instead of a hashed lookup per name that might be there.
+fn remove_present(headers: &mut header::HeaderMap) {
+    let doomed = |k: &header::HeaderName| {
+        BODY_HEADERS.contains(k) || k.as_str().eq_ignore_ascii_case("x-amzn-errortype")
+    };
+    loop {
+        let mut found: [Option<header::HeaderName>; 4] = Default::default();
+        let mut n = 0;
+        for k in headers.keys() {
+            if doomed(k) {
+                found[n] = Some(k.clone());
+                n += 1;
+                if n == found.len() {
+                    break;
+                }
+            }
+        }
+        for k in found.iter().flatten() {
+            headers.remove(k);
+        }
+        if n < found.len() {
+            return;
+        }
+    }
+}
 
 /// At most 1 KiB of the original, printable, for the debug log.
 fn truncated(original: &[u8]) -> String {
@@ -333,7 +355,8 @@ mod tests {
             ("www-authenticate", "Bearer"),
             ("set-cookie", "a=b"),
         ] {
-            head.headers_mut().insert(n, header::HeaderValue::from_static(v));
+            head.headers_mut()
+                .insert(n, header::HeaderValue::from_static(v));
         }
         let m = Meta {
             policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),
