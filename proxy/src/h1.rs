@@ -318,10 +318,7 @@ where
             continue;
         }
         has_date |= *name == header::DATE;
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        crate::wire::header_line(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     if !has_date {
         out.extend_from_slice(b"date: ");

@@ -46,3 +46,16 @@ pub(crate) fn chunk_size_line(out: &mut Vec<u8>, len: usize) {
     // Writing into a Vec cannot fail.
     let _ = io::Write::write_fmt(out, format_args!("{len:x}\r\n"));
 }
+
+/// `name: value\r\n`. The separators are pushed, not copied: a head has a couple of dozen
+/// lines, and a copy call per two-byte separator cost more than the names and values.
+#[inline]
+pub(crate) fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name);
+    out.push(b':');
+    out.push(b' ');
+    out.extend_from_slice(value);
+    out.push(b'\r');
+    out.push(b'\n');
+}
