@@ -357,6 +357,13 @@ impl HeaderPolicy {
     pub fn removes(&self, name: &str) -> bool {
         HeaderName::from_bytes(name.as_bytes()).is_ok_and(|n| self.remove.matches(&n))
     }
+
+    /// The most header lines applying this policy adds to a response: `Server`, one per rule,
+    /// HSTS. A response header map with this much room to spare takes the policy without growing
+    /// (the upstream client sizes its maps so).
+    pub fn max_headers_added(&self) -> usize {
+        self.rules.len() + 2
+    }
 }
 
 fn lower_static(t: TypedHeader) -> &'static str {

@@ -114,11 +114,13 @@ where
         .for_route(&route)
         .ok_or_else(|| ProxyError::Internal("the route has no upstream endpoint".to_owned()))?;
     let timeout = settings.timeouts.upstream_response;
-    // The route's policy would strip these from the response anyway (see header_policy).
+    // The route's policy would strip these from the response anyway (see header_policy), and
+    // adds its headers to the map: room for them is reserved now, so that does not grow it.
     let remove = &route.policy.remove;
+    let room = route.policy.max_headers_added();
     let sent = std::time::Instant::now();
     let mut res = endpoint
-        .send(req, timeout, &|name| remove.matches(name))
+        .send(req, timeout, &|name| remove.matches(name), room)
         .await
         .map_err(ProxyError::from_upstream)?;
     ctx.stats.upstream_latency(sent.elapsed());

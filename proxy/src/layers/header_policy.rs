@@ -77,7 +77,7 @@ pub fn apply(policy: &HeaderPolicy, headers: &mut HeaderMap, https: bool) -> App
         }
     }
     // One growth of the map instead of several as the rules insert.
-    headers.reserve(policy.rules.len() + 2);
+    headers.reserve(policy.max_headers_added());
     match &policy.server {
         ServerAction::Keep => {}
         ServerAction::Remove => {

@@ -85,11 +85,13 @@ fn is_hop_by_hop(name: &[u8], status: u16) -> bool {
 }
 
 /// Parses a response head from the front of `buf`, removing it. `Ok(None)`: incomplete.
-/// Headers for which `drop` says true (the policy's remove list) are never added to the map.
+/// Headers for which `drop` says true (the policy's remove list) are never added to the map,
+/// which has room for `room` more (the policy's headers: adding them then allocates nothing).
 pub(crate) fn parse_head(
     buf: &mut BytesMut,
     limit: usize,
     drop: &(dyn Fn(&HeaderName) -> bool + Sync),
+    room: usize,
 ) -> Result<Option<Head>, UpstreamError> {
     // Uninitialised slots: zeroing 128 of them per response would cost more than the parse.
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -188,7 +190,9 @@ pub(crate) fn parse_head(
         *k = span.4 && !named.iter().any(|t| t.eq_ignore_ascii_case(name));
     }
     let raw = buf.split_to(len).freeze();
-    head.headers.reserve(n + 8);
+    // One allocation of the map, large enough for the policy's headers too: a map sized for
+    // the upstream's alone would be grown (reallocated) by the first header the policy adds.
+    head.headers.reserve(n + room);
     for (&(ns, ne, vs, ve, _), _) in spans[..n].iter().zip(&keep).filter(|(_, k)| **k) {
         let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
             .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
@@ -245,7 +249,7 @@ mod tests {
 
     fn head(raw: &str) -> Head {
         let mut buf = BytesMut::from(raw);
-        parse_head(&mut buf, 65536, &|_| false).unwrap().unwrap()
+        parse_head(&mut buf, 65536, &|_| false, 0).unwrap().unwrap()
     }
 
     #[test]
@@ -253,7 +257,7 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nServer: nginx/1.18.0\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello",
         );
-        let h = parse_head(&mut buf, 65536, &|_| false).unwrap().unwrap();
+        let h = parse_head(&mut buf, 65536, &|_| false, 0).unwrap().unwrap();
         assert_eq!(h.status, StatusCode::OK);
         assert_eq!(h.headers["server"], "nginx/1.18.0");
         assert_eq!(h.headers.get_all("set-cookie").iter().count(), 2);
@@ -265,9 +269,13 @@ mod tests {
     #[test]
     fn an_incomplete_head_waits_and_an_oversized_one_fails() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nServer: x\r\n");
-        assert!(parse_head(&mut buf, 65536, &|_| false).unwrap().is_none());
+        assert!(
+            parse_head(&mut buf, 65536, &|_| false, 0)
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
-            parse_head(&mut buf, 10, &|_| false),
+            parse_head(&mut buf, 10, &|_| false, 0),
             Err(UpstreamError::HeadTooLarge(10))
         ));
     }
@@ -291,7 +299,7 @@ mod tests {
         assert_eq!(response_framing(&Method::GET, &dup), Framing::Length(3));
         let mut conflict =
             BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
-        assert!(parse_head(&mut conflict, 65536, &|_| false).is_err());
+        assert!(parse_head(&mut conflict, 65536, &|_| false, 0).is_err());
     }
 
     #[test]
@@ -299,7 +307,7 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\nUpgrade: h2c\r\nX-Powered-By: Express\r\nX-Kept: k\r\n\r\n",
         );
-        let h = parse_head(&mut buf, 65536, &|n| n.as_str() == "x-powered-by")
+        let h = parse_head(&mut buf, 65536, &|n| n.as_str() == "x-powered-by", 0)
             .unwrap()
             .unwrap();
         let names: Vec<&str> = h.headers.keys().map(|k| k.as_str()).collect();
@@ -309,11 +317,37 @@ mod tests {
         let mut switching = BytesMut::from(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
         );
-        let h = parse_head(&mut switching, 65536, &|_| false)
+        let h = parse_head(&mut switching, 65536, &|_| false, 0)
             .unwrap()
             .unwrap();
         assert_eq!(h.headers["upgrade"], "websocket");
         assert!(!h.headers.contains_key("connection"));
+    }
+
+    #[test]
+    fn the_map_has_room_for_the_headers_the_caller_adds() {
+        for lines in 0..40 {
+            let mut raw = String::from("HTTP/1.1 200 OK\r\n");
+            for i in 0..lines {
+                raw.push_str(&format!("X-Origin-{i}: v\r\n"));
+            }
+            raw.push_str("\r\n");
+            let mut buf = BytesMut::from(raw.as_str());
+            let mut h = parse_head(&mut buf, 65536, &|_| false, 12)
+                .unwrap()
+                .unwrap()
+                .headers;
+            let cap = h.capacity();
+            // What header_policy::apply does: reserve its room, then add.
+            h.reserve(12);
+            for i in 0..12 {
+                h.insert(
+                    HeaderName::from_bytes(format!("x-added-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("v"),
+                );
+            }
+            assert_eq!(h.capacity(), cap, "{lines} origin headers: the map grew");
+        }
     }
 
     #[test]

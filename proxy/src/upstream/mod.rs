@@ -141,12 +141,16 @@ impl Endpoint {
     /// with its body streaming from the connection. `response_timeout` bounds sending the
     /// request and receiving the response head.
     /// Response headers for which `drop` is true are left out (the policy's remove list:
-    /// cheaper never to add them than to remove them later), as are hop-by-hop ones.
+    /// cheaper never to add them than to remove them later), as are hop-by-hop ones. The
+    /// response's header map has room for `room` more headers (the policy's
+    /// [`max_headers_added`](rampart_config::HeaderPolicy::max_headers_added)), so adding them
+    /// does not grow it.
     pub async fn send<B>(
         self: &Arc<Self>,
         req: Request<B>,
         response_timeout: Duration,
         drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+        room: usize,
     ) -> Result<Response<UpstreamBody>, UpstreamError>
     where
         B: Body<Data = Bytes> + Unpin,
@@ -189,7 +193,7 @@ impl Endpoint {
                 );
                 let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
                 let result = match sent {
-                    Ok(()) => read_head(&mut conn, drop).await,
+                    Ok(()) => read_head(&mut conn, drop, room).await,
                     Err(e) => Err(e),
                 };
                 match result {
@@ -229,6 +233,21 @@ impl Endpoint {
         }
         *res.body_mut() = UpstreamBody::new(conn, framing, reusable.then(|| self.clone()));
         Ok(res)
+    }
+}
+
+/// The response header map [`Endpoint::send`] hands on for the response head `raw` (one
+/// complete head; `drop` and `room` as for `send`), built by the same code without a
+/// connection. For benches and tests that need a map shaped like a proxied response's.
+pub fn parse_response_headers(
+    raw: &[u8],
+    drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+    room: usize,
+) -> Result<http::HeaderMap, UpstreamError> {
+    let mut buf = BytesMut::from(raw);
+    match codec::parse_head(&mut buf, MAX_RESPONSE_HEAD, drop, room)? {
+        Some(head) => Ok(head.headers),
+        None => Err(UpstreamError::Malformed("incomplete response head")),
     }
 }
 
@@ -301,10 +320,11 @@ where
 async fn read_head(
     conn: &mut Conn,
     drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+    room: usize,
 ) -> Result<codec::Head, UpstreamError> {
     loop {
         if !conn.buf.is_empty()
-            && let Some(head) = codec::parse_head(&mut conn.buf, MAX_RESPONSE_HEAD, drop)?
+            && let Some(head) = codec::parse_head(&mut conn.buf, MAX_RESPONSE_HEAD, drop, room)?
         {
             let s = head.status.as_u16();
             if (100..200).contains(&s) && s != 101 {
@@ -406,7 +426,7 @@ mod tests {
             B: Body<Data = Bytes> + Unpin,
             B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         {
-            self.send(req, timeout, &|_| false).await
+            self.send(req, timeout, &|_| false, 0).await
         }
     }
 
