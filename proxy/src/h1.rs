@@ -114,48 +114,88 @@ where
             }
         }
         first = false;
-        let parsed = match tokio::time::timeout(
-            settings.header_timeout,
-            read_head(&mut io, &mut buf, settings.max_head),
-        )
+        // Boxed, and only for the request's duration: parsing, the service call and writing
+        // the response need several times the state of the wait above, and an unboxed future
+        // would carry that size through every idle keep-alive period.
+        match Box::pin(exchange(
+            &mut io,
+            &mut buf,
+            &mut service,
+            &settings,
+            &shutdown,
+        ))
         .await
         {
-            Ok(Ok(Some(p))) => p,
-            Ok(Ok(None)) => return Outcome::Done,
-            Ok(Err(HeadError::Io)) => return Outcome::Done,
-            Ok(Err(HeadError::Reject(status))) => {
-                let _ = write_rejection(&mut io, status).await;
-                return Outcome::Done;
-            }
-            Ok(Err(HeadError::NotOurs)) => return Outcome::Handover(Rewind::new(buf, io)),
-            // Too slow to send a head (slowloris): closed without an answer, as nginx and
-            // hyper do; anything we wrote would only be read by the attacker.
-            Err(_) => return Outcome::Done,
-        };
-        let close = parsed.close || *shutdown.borrow();
-        let head_only = parsed.method == Method::HEAD;
-        let mut req = Request::new(Empty::new());
-        *req.method_mut() = parsed.method;
-        *req.uri_mut() = parsed.uri;
-        *req.version_mut() = Version::HTTP_11;
-        *req.headers_mut() = parsed.headers;
-        let res = match service.call(req).await {
-            Ok(res) => res,
-            Err(never) => match never {},
-        };
-        if buf.is_empty() {
-            // Release the read buffer before the next wait; a pipelined request keeps it.
-            buf = BytesMut::new();
-        }
-        if write_response(&mut io, res, head_only, close)
-            .await
-            .is_err()
-            || close
-        {
-            let _ = io.shutdown().await;
-            return Outcome::Done;
+            Next::KeepAlive => {}
+            Next::Done => return Outcome::Done,
+            Next::Handover => return Outcome::Handover(Rewind::new(buf, io)),
         }
     }
+}
+
+/// What a connection does after one exchange.
+enum Next {
+    /// Wait for the next request.
+    KeepAlive,
+    /// Closed, failed, or answered its last request.
+    Done,
+    /// A request for hyper: hand over the connection with the bytes read so far.
+    Handover,
+}
+
+/// One request on the fast path: reads its head (the first bytes are in `buf`), calls the
+/// service and writes the response.
+async fn exchange<T, S, B>(
+    io: &mut T,
+    buf: &mut BytesMut,
+    service: &mut S,
+    settings: &Settings,
+    shutdown: &watch::Receiver<bool>,
+) -> Next
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let parsed = match tokio::time::timeout(
+        settings.header_timeout,
+        read_head(io, buf, settings.max_head),
+    )
+    .await
+    {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => return Next::Done,
+        Ok(Err(HeadError::Io)) => return Next::Done,
+        Ok(Err(HeadError::Reject(status))) => {
+            let _ = write_rejection(io, status).await;
+            return Next::Done;
+        }
+        Ok(Err(HeadError::NotOurs)) => return Next::Handover,
+        // Too slow to send a head (slowloris): closed without an answer, as nginx and
+        // hyper do; anything we wrote would only be read by the attacker.
+        Err(_) => return Next::Done,
+    };
+    let close = parsed.close || *shutdown.borrow();
+    let head_only = parsed.method == Method::HEAD;
+    let mut req = Request::new(Empty::new());
+    *req.method_mut() = parsed.method;
+    *req.uri_mut() = parsed.uri;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = parsed.headers;
+    let res = match service.call(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    };
+    if buf.is_empty() {
+        // Release the read buffer before the next wait; a pipelined request keeps it.
+        *buf = BytesMut::new();
+    }
+    if write_response(io, res, head_only, close).await.is_err() || close {
+        let _ = io.shutdown().await;
+        return Next::Done;
+    }
+    Next::KeepAlive
 }
 
 /// A request head the fast path serves.
