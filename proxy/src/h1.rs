@@ -46,11 +46,11 @@ pub struct Settings {
 }
 
 /// How the fast path left a connection.
-pub enum Outcome<T> {
+pub enum Outcome {
     /// Closed, or answered its last request.
     Done,
-    /// hyper must serve the rest: the stream with the bytes read so far in front.
-    Handover(Rewind<T>),
+    /// hyper must serve the rest, starting with these bytes already read (see [`Rewind`]).
+    Handover(BytesMut),
 }
 
 /// A transport that can say whether bytes are waiting without a buffer to read them into, so
@@ -73,12 +73,16 @@ impl<T> WaitReadable for tokio_rustls::server::TlsStream<T> {
 }
 
 /// Serves `io` until it closes, fails, shuts down or needs hyper.
+///
+/// Everything is borrowed from the caller, which owns it for the connection's life anyway (and
+/// needs the stream and service back for a handover): a future that took them by value would
+/// carry a second, dead copy of each in the connection's task.
 pub async fn serve<T, S, B>(
-    mut io: T,
-    mut service: S,
-    settings: Settings,
-    mut shutdown: watch::Receiver<bool>,
-) -> Outcome<T>
+    io: &mut T,
+    service: &mut S,
+    settings: &Settings,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Outcome
 where
     T: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
     S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
@@ -110,25 +114,17 @@ where
                     // Closed, failed, or quiet for the whole wait.
                     _ => return Outcome::Done,
                 },
-                () = crate::server::shutdown_requested(&mut shutdown) => return Outcome::Done,
+                () = crate::server::shutdown_requested(shutdown) => return Outcome::Done,
             }
         }
         first = false;
         // Boxed, and only for the request's duration: parsing, the service call and writing
         // the response need several times the state of the wait above, and an unboxed future
         // would carry that size through every idle keep-alive period.
-        match Box::pin(exchange(
-            &mut io,
-            &mut buf,
-            &mut service,
-            &settings,
-            &shutdown,
-        ))
-        .await
-        {
+        match Box::pin(exchange(io, &mut buf, service, settings, shutdown)).await {
             Next::KeepAlive => {}
             Next::Done => return Outcome::Done,
-            Next::Handover => return Outcome::Handover(Rewind::new(buf, io)),
+            Next::Handover => return Outcome::Handover(buf),
         }
     }
 }
@@ -520,7 +516,8 @@ pub struct Rewind<T> {
 }
 
 impl<T> Rewind<T> {
-    fn new(prefix: BytesMut, inner: T) -> Rewind<T> {
+    /// `inner`, with `prefix` (an [`Outcome::Handover`]'s bytes) read first.
+    pub fn new(prefix: BytesMut, inner: T) -> Rewind<T> {
         Rewind {
             prefix: (!prefix.is_empty()).then(|| prefix.freeze()),
             inner,
@@ -617,6 +614,15 @@ mod tests {
         })
     }
 
+    /// `serve` in a task of its own: the stream comes back with the outcome.
+    async fn serve_owned(
+        mut server: TcpStream,
+        mut rx: watch::Receiver<bool>,
+    ) -> (Outcome, TcpStream) {
+        let outcome = serve(&mut server, &mut echo_path(), &settings(), &mut rx).await;
+        (outcome, server)
+    }
+
     async fn read_until_close(mut s: TcpStream) -> String {
         let mut out = Vec::new();
         s.read_to_end(&mut out).await.unwrap();
@@ -627,13 +633,13 @@ mod tests {
     async fn bodiless_requests_are_served_with_our_framing_and_a_date() {
         let (mut client, server) = pair().await;
         let (_tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        let task = tokio::spawn(serve_owned(server, rx));
         client
             .write_all(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
             .unwrap();
         let text = read_until_close(client).await;
-        assert!(matches!(task.await.unwrap(), Outcome::Done));
+        assert!(matches!(task.await.unwrap().0, Outcome::Done));
         let (first, second) = text.split_once("/a?b=1").unwrap();
         assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
         // The body's real length wins over a stale header; Date is added.
@@ -652,12 +658,13 @@ mod tests {
     async fn a_request_with_a_body_is_handed_over_with_every_byte() {
         let (mut client, server) = pair().await;
         let (_tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        let task = tokio::spawn(serve_owned(server, rx));
         let raw = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
         client.write_all(raw).await.unwrap();
-        let Outcome::Handover(mut rewind) = task.await.unwrap() else {
+        let (Outcome::Handover(read), server) = task.await.unwrap() else {
             panic!("a body is hyper's to read");
         };
+        let mut rewind = Rewind::new(read, server);
         let mut replay = vec![0u8; raw.len()];
         rewind.read_exact(&mut replay).await.unwrap();
         assert_eq!(&replay[..], &raw[..]);
@@ -674,11 +681,11 @@ mod tests {
         ] {
             let (mut client, server) = pair().await;
             let (_tx, rx) = watch::channel(false);
-            let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+            let task = tokio::spawn(serve_owned(server, rx));
             client.write_all(raw).await.unwrap();
             let text = read_until_close(client).await;
             assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
-            assert!(matches!(task.await.unwrap(), Outcome::Done));
+            assert!(matches!(task.await.unwrap().0, Outcome::Done));
         }
     }
 
@@ -686,9 +693,9 @@ mod tests {
     async fn shutdown_closes_an_idle_connection() {
         let (client, server) = pair().await;
         let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, echo_path(), settings(), rx));
+        let task = tokio::spawn(serve_owned(server, rx));
         tx.send(true).unwrap();
-        assert!(matches!(task.await.unwrap(), Outcome::Done));
+        assert!(matches!(task.await.unwrap().0, Outcome::Done));
         assert_eq!(read_until_close(client).await, "");
     }
 }

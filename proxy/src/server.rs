@@ -24,7 +24,7 @@ use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
 use crate::layers::route_metrics::{RouteMetrics, RouteMetricsLayer};
-use crate::state::{Runtime, Shared};
+use crate::state::Shared;
 use crate::tls;
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -153,14 +153,23 @@ async fn accept_loop(
             },
             () = shutdown_requested(&mut shutdown) => break,
         };
-        tokio::spawn(connection(
-            stream,
-            peer,
-            permit,
-            shared.clone(),
-            shutdown.clone(),
-            tls.clone(),
-        ));
+        match &tls {
+            None => tokio::spawn(connection(
+                stream,
+                peer,
+                permit,
+                shared.clone(),
+                shutdown.clone(),
+            )),
+            Some(acceptor) => tokio::spawn(tls_connection(
+                stream,
+                peer,
+                permit,
+                shared.clone(),
+                shutdown.clone(),
+                acceptor.clone(),
+            )),
+        };
     }
     drop(listener);
     let drain = shared.snapshot().config.server.timeouts.drain;
@@ -200,101 +209,121 @@ async fn sniff(stream: &TcpStream) -> std::io::Result<Option<Protocol>> {
     }
 }
 
+/// A plain-TCP connection: sniffs HTTP/2's preface, then serves HTTP/1.1 on the fast path here
+/// (hyper takes over at the first request the fast path hands over) or h2c through hyper.
+///
+/// The fast path borrows the stream, the service and the settings from this future instead of
+/// owning them, and boxes each request's state for the request's duration, so an idle
+/// keep-alive connection costs one allocation (this task) of about what the wait for its next
+/// request needs. TLS connections have a task of their own ([`tls_connection`]).
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-    tls: Option<TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let _open = shared.metrics().connection_opened();
-    let runtime = shared.snapshot();
-    let header_timeout = runtime.config.server.timeouts.client_header;
-    // TLS: the handshake runs here, in the connection's own task, so a slow client never holds
-    // up the accept loop; ALPN (not the preface sniff) decides the protocol.
-    if let Some(acceptor) = tls {
-        let Some((stream, negotiated)) =
-            Box::pin(tls::handshake(&acceptor, stream, header_timeout)).await
-        else {
-            return;
-        };
-        let protocol = match negotiated {
-            tls::Negotiated::H2 => Protocol::Http2,
-            tls::Negotiated::Http1 => Protocol::Http1,
-        };
-        let conn = ConnInfo { peer, tls: true };
-        return Box::pin(serve_connection(
-            stream, protocol, conn, runtime, &shared, shutdown,
-        ))
-        .await;
-    }
-    let protocol = match tokio::time::timeout(header_timeout, sniff(&stream)).await {
+    let settings = h1_settings(&shared);
+    let protocol = match tokio::time::timeout(settings.header_timeout, sniff(&stream)).await {
         Ok(Ok(Some(p))) => p,
         // Closed, failed or silent past the header timeout: nothing to serve.
         _ => return,
     };
     let conn = ConnInfo { peer, tls: false };
-    // Boxed: the serving state is allocated once the client has spoken, so a connection
-    // that never does costs only this small task.
-    Box::pin(serve_connection(
-        stream, protocol, conn, runtime, &shared, shutdown,
-    ))
-    .await;
+    let mut service = stack(&shared, conn);
+    let stream = match protocol {
+        Protocol::Http2 => Hyper::Http2(stream),
+        Protocol::Http1 => {
+            match h1::serve(&mut stream, &mut service, &settings, &mut shutdown).await {
+                h1::Outcome::Done => return,
+                h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
+            }
+        }
+    };
+    Box::pin(hyper_serve(stream, service, &settings, shutdown)).await;
 }
 
-/// Serves HTTP on an established connection, plain TCP or TLS.
-async fn serve_connection<T>(
-    stream: T,
-    protocol: Protocol,
-    conn: ConnInfo,
-    runtime: Arc<Runtime>,
-    shared: &Arc<Shared>,
+/// A TLS connection: the handshake runs here, in the connection's own task, so a slow client
+/// never holds up the accept loop; ALPN (not the preface sniff) decides the protocol.
+async fn tls_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    acceptor: TlsAcceptor,
+) {
+    let _ = stream.set_nodelay(true);
+    let _open = shared.metrics().connection_opened();
+    let settings = h1_settings(&shared);
+    let Some((mut stream, negotiated)) =
+        Box::pin(tls::handshake(&acceptor, stream, settings.header_timeout)).await
+    else {
+        return;
+    };
+    drop(acceptor);
+    let conn = ConnInfo { peer, tls: true };
+    let mut service = stack(&shared, conn);
+    let stream = match negotiated {
+        tls::Negotiated::H2 => Hyper::Http2(stream),
+        tls::Negotiated::Http1 => {
+            match h1::serve(&mut stream, &mut service, &settings, &mut shutdown).await {
+                h1::Outcome::Done => return,
+                h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
+            }
+        }
+    };
+    Box::pin(hyper_serve(stream, service, &settings, shutdown)).await;
+}
+
+/// The fast path's limits, from the current configuration.
+fn h1_settings(shared: &Shared) -> h1::Settings {
+    let runtime = shared.snapshot();
+    let server = &runtime.config.server;
+    h1::Settings {
+        header_timeout: server.timeouts.client_header,
+        idle_timeout: server.timeouts.idle,
+        max_head: server.limits.max_request_header_bytes,
+    }
+}
+
+/// What hyper serves: an HTTP/1.1 connection the fast path handed over (with the bytes it had
+/// read), or an HTTP/2 one.
+enum Hyper<T> {
+    Http1(h1::Rewind<T>),
+    Http2(T),
+}
+
+/// Serves the rest of a connection with hyper (boxed by the callers: hyper's connection state is
+/// large, and only handed-over and HTTP/2 connections need it).
+async fn hyper_serve<T>(
+    stream: Hyper<T>,
+    service: Stack,
+    settings: &h1::Settings,
     shutdown: watch::Receiver<bool>,
 ) where
-    T: AsyncRead + AsyncWrite + h1::WaitReadable + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let server = &runtime.config.server;
-    let header_timeout = server.timeouts.client_header;
-    let header_limit = server.limits.max_request_header_bytes;
-    let idle = server.timeouts.idle;
-    drop(runtime);
-    let service = HyperService(stack(shared, conn));
-    match protocol {
-        Protocol::Http1 => {
-            let settings = h1::Settings {
-                header_timeout,
-                idle_timeout: idle,
-                max_head: header_limit,
-            };
-            // Requests without a body are served by our fast path; the first one it does not
-            // take (a body, Expect, Upgrade, HTTP/1.0) moves the connection to hyper.
-            let rewind =
-                match h1::serve(stream, service.0.clone(), settings, shutdown.clone()).await {
-                    h1::Outcome::Done => return,
-                    h1::Outcome::Handover(rewind) => rewind,
-                };
-            // Boxed: hyper's connection state is large, and only handed-over connections need it.
-            let conn = Box::pin(
-                http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .max_buf_size(header_limit.max(8192))
-                    .serve_connection(TokioIo::new(rewind), service)
-                    .with_upgrades(),
-            );
-            drive(conn, shutdown, |c| c.get_mut().as_mut().graceful_shutdown()).await;
+    let service = HyperService(service);
+    match stream {
+        Hyper::Http1(rewind) => {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.header_timeout)
+                .max_buf_size(settings.max_head.max(8192))
+                .serve_connection(TokioIo::new(rewind), service)
+                .with_upgrades();
+            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
         }
-        Protocol::Http2 => {
-            let conn = Box::pin(
-                http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX))
-                    .keep_alive_interval(Some(idle))
-                    .serve_connection(TokioIo::new(stream), service),
-            );
-            drive(conn, shutdown, |c| c.get_mut().as_mut().graceful_shutdown()).await;
+        Hyper::Http2(stream) => {
+            let conn = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(settings.max_head).unwrap_or(u32::MAX))
+                .keep_alive_interval(Some(settings.idle_timeout))
+                .serve_connection(TokioIo::new(stream), service);
+            drive(conn, shutdown, |c| c.graceful_shutdown()).await;
         }
     }
 }
