@@ -24,7 +24,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, Empty};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 /// Header lines per request; more is answered with 431, as hyper does.
@@ -81,7 +81,7 @@ pub async fn serve<T, S, B>(
     io: &mut T,
     service: &mut S,
     settings: &Settings,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &CancellationToken,
 ) -> Outcome
 where
     T: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
@@ -114,7 +114,7 @@ where
                     // Closed, failed, or quiet for the whole wait.
                     _ => return Outcome::Done,
                 },
-                () = crate::server::shutdown_requested(shutdown) => return Outcome::Done,
+                () = shutdown.cancelled() => return Outcome::Done,
             }
         }
         first = false;
@@ -146,7 +146,7 @@ async fn exchange<T, S, B>(
     buf: &mut BytesMut,
     service: &mut S,
     settings: &Settings,
-    shutdown: &watch::Receiver<bool>,
+    shutdown: &CancellationToken,
 ) -> Next
 where
     T: AsyncRead + AsyncWrite + Unpin,
@@ -172,7 +172,7 @@ where
         // hyper do; anything we wrote would only be read by the attacker.
         Err(_) => return Next::Done,
     };
-    let close = parsed.close || *shutdown.borrow();
+    let close = parsed.close || shutdown.is_cancelled();
     let head_only = parsed.method == Method::HEAD;
     let mut req = Request::new(Empty::new());
     *req.method_mut() = parsed.method;
@@ -615,11 +615,8 @@ mod tests {
     }
 
     /// `serve` in a task of its own: the stream comes back with the outcome.
-    async fn serve_owned(
-        mut server: TcpStream,
-        mut rx: watch::Receiver<bool>,
-    ) -> (Outcome, TcpStream) {
-        let outcome = serve(&mut server, &mut echo_path(), &settings(), &mut rx).await;
+    async fn serve_owned(mut server: TcpStream, token: CancellationToken) -> (Outcome, TcpStream) {
+        let outcome = serve(&mut server, &mut echo_path(), &settings(), &token).await;
         (outcome, server)
     }
 
@@ -632,8 +629,8 @@ mod tests {
     #[tokio::test]
     async fn bodiless_requests_are_served_with_our_framing_and_a_date() {
         let (mut client, server) = pair().await;
-        let (_tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve_owned(server, rx));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve_owned(server, stop));
         client
             .write_all(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
@@ -657,8 +654,8 @@ mod tests {
     #[tokio::test]
     async fn a_request_with_a_body_is_handed_over_with_every_byte() {
         let (mut client, server) = pair().await;
-        let (_tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve_owned(server, rx));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve_owned(server, stop));
         let raw = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
         client.write_all(raw).await.unwrap();
         let (Outcome::Handover(read), server) = task.await.unwrap() else {
@@ -680,8 +677,8 @@ mod tests {
             ),
         ] {
             let (mut client, server) = pair().await;
-            let (_tx, rx) = watch::channel(false);
-            let task = tokio::spawn(serve_owned(server, rx));
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(serve_owned(server, stop));
             client.write_all(raw).await.unwrap();
             let text = read_until_close(client).await;
             assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
@@ -692,9 +689,9 @@ mod tests {
     #[tokio::test]
     async fn shutdown_closes_an_idle_connection() {
         let (client, server) = pair().await;
-        let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(serve_owned(server, rx));
-        tx.send(true).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve_owned(server, stop.clone()));
+        stop.cancel();
         assert!(matches!(task.await.unwrap().0, Outcome::Done));
         assert_eq!(read_until_close(client).await, "");
     }

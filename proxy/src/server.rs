@@ -11,9 +11,10 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 use tower_layer::Layer;
 
 use crate::forward::Forward;
@@ -61,7 +62,7 @@ fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
 pub struct ProxyHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
+    shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
 
@@ -76,7 +77,7 @@ impl ProxyHandle {
 
     /// Stops accepting, lets in-flight requests finish (up to the drain timeout), then returns.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.cancel();
         let _ = self.task.await;
     }
 
@@ -87,7 +88,7 @@ impl ProxyHandle {
 
     /// Asks for a graceful shutdown without waiting for it.
     pub fn trigger_shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.cancel();
     }
 }
 
@@ -112,12 +113,12 @@ pub fn serve_with(
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| shared.snapshot().config.server.listen);
-    let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, shared.clone(), rx, tls));
+    let token = CancellationToken::new();
+    let task = tokio::spawn(accept_loop(listener, shared.clone(), token.clone(), tls));
     ProxyHandle {
         addr,
         shared,
-        shutdown: tx,
+        shutdown: token,
         task,
     }
 }
@@ -125,7 +126,7 @@ pub fn serve_with(
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     tls: Option<TlsAcceptor>,
 ) {
     let max = shared
@@ -139,7 +140,7 @@ async fn accept_loop(
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = shutdown_requested(&mut shutdown) => break,
+            () = shutdown.cancelled() => break,
         };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -151,7 +152,7 @@ async fn accept_loop(
                     continue;
                 }
             },
-            () = shutdown_requested(&mut shutdown) => break,
+            () = shutdown.cancelled() => break,
         };
         match &tls {
             None => tokio::spawn(connection(
@@ -221,7 +222,7 @@ async fn connection(
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let _open = shared.metrics().connection_opened();
@@ -235,12 +236,10 @@ async fn connection(
     let mut service = stack(&shared, conn);
     let stream = match protocol {
         Protocol::Http2 => Hyper::Http2(stream),
-        Protocol::Http1 => {
-            match h1::serve(&mut stream, &mut service, &settings, &mut shutdown).await {
-                h1::Outcome::Done => return,
-                h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
-            }
-        }
+        Protocol::Http1 => match h1::serve(&mut stream, &mut service, &settings, &shutdown).await {
+            h1::Outcome::Done => return,
+            h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
+        },
     };
     Box::pin(hyper_serve(stream, service, &settings, shutdown)).await;
 }
@@ -252,7 +251,7 @@ async fn tls_connection(
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     acceptor: TlsAcceptor,
 ) {
     let _ = stream.set_nodelay(true);
@@ -269,7 +268,7 @@ async fn tls_connection(
     let stream = match negotiated {
         tls::Negotiated::H2 => Hyper::Http2(stream),
         tls::Negotiated::Http1 => {
-            match h1::serve(&mut stream, &mut service, &settings, &mut shutdown).await {
+            match h1::serve(&mut stream, &mut service, &settings, &shutdown).await {
                 h1::Outcome::Done => return,
                 h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
             }
@@ -302,7 +301,7 @@ async fn hyper_serve<T>(
     stream: Hyper<T>,
     service: Stack,
     settings: &h1::Settings,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -331,7 +330,7 @@ async fn hyper_serve<T>(
 /// Runs a connection to completion; on shutdown, asks it to finish in-flight requests and close.
 async fn drive<C, E>(
     conn: C,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     graceful: impl FnOnce(std::pin::Pin<&mut C>),
 ) where
     C: Future<Output = Result<(), E>>,
@@ -340,20 +339,13 @@ async fn drive<C, E>(
     let mut conn = pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
-        () = shutdown_requested(&mut shutdown) => {
+        () = shutdown.cancelled() => {
             graceful(conn.as_mut());
             conn.await
         }
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
-    }
-}
-
-/// Resolves once a shutdown is requested; never if the handle went away without asking.
-pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
-    if rx.wait_for(|s| *s).await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 
