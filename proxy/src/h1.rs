@@ -11,10 +11,11 @@
 
 use std::cell::RefCell;
 use std::convert::Infallible;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -33,6 +34,8 @@ const MAX_HEADERS: usize = 100;
 const READ_SIZE: usize = 4096;
 /// Body pieces up to this size are copied next to the head so both leave in one write.
 const COALESCE: usize = 16 * 1024;
+/// How an HTTP/2 connection with prior knowledge (h2c) starts.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The limits the fast path enforces.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +54,9 @@ pub enum Outcome {
     Done,
     /// hyper must serve the rest, starting with these bytes already read (see [`Rewind`]).
     Handover(BytesMut),
+    /// The connection opened with HTTP/2's preface: hyper's HTTP/2 server must serve it,
+    /// starting with these bytes.
+    Http2(BytesMut),
 }
 
 /// A transport that can say whether bytes are waiting without a buffer to read them into, so
@@ -72,59 +78,78 @@ impl<T> WaitReadable for tokio_rustls::server::TlsStream<T> {
     }
 }
 
-/// Serves `io` until it closes, fails, shuts down or needs hyper.
+/// Serves `io` until it closes, fails, shuts down or needs hyper. With `prior_knowledge`
+/// (plain TCP; over TLS, ALPN decides), a connection that opens with HTTP/2's preface is
+/// recognised from its first bytes and handed over as [`Outcome::Http2`].
 ///
 /// Everything is borrowed from the caller, which owns it for the connection's life anyway (and
 /// needs the stream and service back for a handover): a future that took them by value would
 /// carry a second, dead copy of each in the connection's task.
-pub async fn serve<T, S, B>(
+///
+/// Not an `async fn`: an `async fn` keeps its arguments twice in its future (as captured and
+/// again as locals, rust-lang/rust#62958), and this future is part of every idle connection.
+/// An `async move` block uses its captures in place.
+// `async fn` would be simpler, and larger by its arguments (above).
+#[allow(clippy::manual_async_fn)]
+pub fn serve<T, S, B>(
     io: &mut T,
     service: &mut S,
     settings: &Settings,
     shutdown: &CancellationToken,
-) -> Outcome
+    prior_knowledge: bool,
+) -> impl Future<Output = Outcome>
 where
     T: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
     S: Service<Request<Empty<Bytes>>, Response = Response<B>, Error = Infallible>,
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let mut buf = BytesMut::new();
-    let mut first = true;
-    loop {
-        if buf.is_empty() {
-            // Idle: no buffer held while waiting (readiness first; the buffer is only taken for
-            // the read that follows). The first request gets the header timeout (a connection
-            // that never speaks), later ones the keep-alive idle timeout. Readiness can be a
-            // stale hint, so the wait lasts until bytes are actually read.
-            let wait = if first {
-                settings.header_timeout
-            } else {
-                settings.idle_timeout
-            };
-            let first_bytes = async {
-                std::future::poll_fn(|cx| io.poll_readable(cx)).await?;
-                buf.reserve(READ_SIZE);
-                io.read_buf(&mut buf).await
-            };
-            tokio::select! {
-                biased;
-                r = tokio::time::timeout(wait, first_bytes) => match r {
-                    Ok(Ok(n)) if n > 0 => {}
-                    // Closed, failed, or quiet for the whole wait.
-                    _ => return Outcome::Done,
-                },
-                () = shutdown.cancelled() => return Outcome::Done,
+    async move {
+        let mut buf = BytesMut::new();
+        let mut first = true;
+        loop {
+            if buf.is_empty() {
+                // Idle: no buffer held while waiting (readiness first; the buffer is only taken for
+                // the read that follows). The first request gets the header timeout (a connection
+                // that never speaks), later ones the keep-alive idle timeout. Readiness can be a
+                // stale hint (a fresh connection often reports it before its client has sent
+                // anything), so the wait lasts until bytes are actually read, and a read that
+                // finds nothing gives the buffer back before waiting on.
+                let wait = if first {
+                    settings.header_timeout
+                } else {
+                    settings.idle_timeout
+                };
+                let first_bytes = std::future::poll_fn(|cx| {
+                    ready!(io.poll_readable(cx))?;
+                    buf.reserve(READ_SIZE);
+                    let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, &mut buf);
+                    if read.is_pending() {
+                        buf = BytesMut::new();
+                    }
+                    read
+                });
+                tokio::select! {
+                    biased;
+                    r = tokio::time::timeout(wait, first_bytes) => match r {
+                        Ok(Ok(n)) if n > 0 => {}
+                        // Closed, failed, or quiet for the whole wait.
+                        _ => return Outcome::Done,
+                    },
+                    () = shutdown.cancelled() => return Outcome::Done,
+                }
             }
-        }
-        first = false;
-        // Boxed, and only for the request's duration: parsing, the service call and writing
-        // the response need several times the state of the wait above, and an unboxed future
-        // would carry that size through every idle keep-alive period.
-        match Box::pin(exchange(io, &mut buf, service, settings, shutdown)).await {
-            Next::KeepAlive => {}
-            Next::Done => return Outcome::Done,
-            Next::Handover => return Outcome::Handover(buf),
+            let h2 = first && prior_knowledge;
+            first = false;
+            // Boxed, and only for the request's duration: parsing, the service call and writing
+            // the response need several times the state of the wait above, and an unboxed future
+            // would carry that size through every idle keep-alive period.
+            match Box::pin(exchange(io, &mut buf, service, settings, shutdown, h2)).await {
+                Next::KeepAlive => {}
+                Next::Done => return Outcome::Done,
+                Next::Handover => return Outcome::Handover(buf),
+                Next::Http2 => return Outcome::Http2(buf),
+            }
         }
     }
 }
@@ -137,16 +162,19 @@ enum Next {
     Done,
     /// A request for hyper: hand over the connection with the bytes read so far.
     Handover,
+    /// HTTP/2's preface: hand over to hyper's HTTP/2 server.
+    Http2,
 }
 
 /// One request on the fast path: reads its head (the first bytes are in `buf`), calls the
-/// service and writes the response.
+/// service and writes the response. `h2`: the connection's first bytes may be HTTP/2's preface.
 async fn exchange<T, S, B>(
     io: &mut T,
     buf: &mut BytesMut,
     service: &mut S,
     settings: &Settings,
     shutdown: &CancellationToken,
+    h2: bool,
 ) -> Next
 where
     T: AsyncRead + AsyncWrite + Unpin,
@@ -156,7 +184,7 @@ where
 {
     let parsed = match tokio::time::timeout(
         settings.header_timeout,
-        read_head(io, buf, settings.max_head),
+        read_head(io, buf, settings.max_head, h2),
     )
     .await
     {
@@ -168,6 +196,7 @@ where
             return Next::Done;
         }
         Ok(Err(HeadError::NotOurs)) => return Next::Handover,
+        Ok(Err(HeadError::Http2)) => return Next::Http2,
         // Too slow to send a head (slowloris): closed without an answer, as nginx and
         // hyper do; anything we wrote would only be read by the attacker.
         Err(_) => return Next::Done,
@@ -209,19 +238,22 @@ enum HeadError {
     Reject(StatusCode),
     /// Valid, but for hyper (a body, Expect, Upgrade, HTTP/1.0).
     NotOurs,
+    /// HTTP/2's connection preface.
+    Http2,
 }
 
 async fn read_head<T>(
     io: &mut T,
     buf: &mut BytesMut,
     max: usize,
+    h2: bool,
 ) -> Result<Option<Parsed>, HeadError>
 where
     T: AsyncRead + Unpin,
 {
     loop {
         if !buf.is_empty()
-            && let Some(parsed) = parse(buf, max)?
+            && let Some(parsed) = parse(buf, max, h2)?
         {
             return Ok(Some(parsed));
         }
@@ -242,7 +274,19 @@ where
 
 /// Parses a request head at the front of `buf`; `Ok(None)` when more bytes are needed. The
 /// head is only taken off `buf` when this path serves it, so a handover replays it intact.
-fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Parsed>, HeadError> {
+fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, HeadError> {
+    if h2 {
+        // "PRI" is reserved for the preface; no HTTP/1 request uses it, so three bytes of it
+        // decide. One or two wait for more, as a partial head does.
+        let n = buf.len().min(H2_PREFACE.len());
+        if buf[..n] == H2_PREFACE[..n] {
+            return if n >= 3 {
+                Err(HeadError::Http2)
+            } else {
+                Ok(None)
+            };
+        }
+    }
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let len = match httparse::ParserConfig::default()
@@ -616,7 +660,7 @@ mod tests {
 
     /// `serve` in a task of its own: the stream comes back with the outcome.
     async fn serve_owned(mut server: TcpStream, token: CancellationToken) -> (Outcome, TcpStream) {
-        let outcome = serve(&mut server, &mut echo_path(), &settings(), &token).await;
+        let outcome = serve(&mut server, &mut echo_path(), &settings(), &token, true).await;
         (outcome, server)
     }
 
@@ -684,6 +728,37 @@ mod tests {
             assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
             assert!(matches!(task.await.unwrap().0, Outcome::Done));
         }
+    }
+
+    #[tokio::test]
+    async fn the_http2_preface_is_handed_over_with_every_byte_when_allowed() {
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+        let (mut client, server) = pair().await;
+        let task = tokio::spawn(serve_owned(server, CancellationToken::new()));
+        // Two bytes could still be HTTP/1 ("PR..."): the fast path waits for the third.
+        client.write_all(&preface[..2]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        client.write_all(&preface[2..]).await.unwrap();
+        let (Outcome::Http2(read), server) = task.await.unwrap() else {
+            panic!("the preface is HTTP/2's");
+        };
+        let mut replay = vec![0u8; preface.len()];
+        Rewind::new(read, server)
+            .read_exact(&mut replay)
+            .await
+            .unwrap();
+        assert_eq!(&replay[..], &preface[..]);
+
+        // Without prior knowledge (TLS, where ALPN decides) it is a malformed HTTP/1 request.
+        let (mut client, mut server) = pair().await;
+        let task = tokio::spawn(async move {
+            let stop = CancellationToken::new();
+            serve(&mut server, &mut echo_path(), &settings(), &stop, false).await
+        });
+        client.write_all(preface).await.unwrap();
+        let text = read_until_close(client).await;
+        assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+        assert!(matches!(task.await.unwrap(), Outcome::Done));
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -25,10 +26,9 @@ use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
 use crate::layers::route_metrics::{RouteMetrics, RouteMetricsLayer};
+use crate::metrics::OpenConnection;
 use crate::state::Shared;
 use crate::tls;
-
-const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The per-request stack, outermost first. See docs/pipeline.md.
 pub type Stack =
@@ -154,19 +154,32 @@ async fn accept_loop(
             },
             () = shutdown.cancelled() => break,
         };
+        // The service and limits are made here, so the connection's task holds them once
+        // instead of also keeping what they were made from.
+        let service = stack(
+            &shared,
+            ConnInfo {
+                peer,
+                tls: tls.is_some(),
+            },
+        );
+        let settings = h1_settings(&shared);
+        let open = shared.metrics().connection_opened();
         match &tls {
             None => tokio::spawn(connection(
                 stream,
-                peer,
                 permit,
-                shared.clone(),
+                open,
+                service,
+                settings,
                 shutdown.clone(),
             )),
             Some(acceptor) => tokio::spawn(tls_connection(
                 stream,
-                peer,
                 permit,
-                shared.clone(),
+                open,
+                service,
+                settings,
                 shutdown.clone(),
                 acceptor.clone(),
             )),
@@ -184,93 +197,66 @@ async fn accept_loop(
     }
 }
 
-enum Protocol {
-    Http1,
-    Http2,
-}
-
-/// HTTP/2 with prior knowledge starts with a fixed preface; anything else is HTTP/1. Peeking
-/// (rather than reading) leaves the bytes for whichever parser takes the connection.
-async fn sniff(stream: &TcpStream) -> std::io::Result<Option<Protocol>> {
-    let mut buf = [0u8; 24];
-    loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if buf[..n] != H2_PREFACE[..n] {
-            return Ok(Some(Protocol::Http1));
-        }
-        // "PRI" is reserved for the preface; no HTTP/1 request uses it.
-        if n >= 3 {
-            return Ok(Some(Protocol::Http2));
-        }
-        // One or two bytes that could still be either: wait for the rest to arrive.
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// A plain-TCP connection: sniffs HTTP/2's preface, then serves HTTP/1.1 on the fast path here
-/// (hyper takes over at the first request the fast path hands over) or h2c through hyper.
+/// A plain-TCP connection: HTTP/1.1 on the fast path (hyper takes over at the first request
+/// the fast path hands over), or h2c through hyper when the first bytes are HTTP/2's preface.
 ///
 /// The fast path borrows the stream, the service and the settings from this future instead of
 /// owning them, and boxes each request's state for the request's duration, so an idle
 /// keep-alive connection costs one allocation (this task) of about what the wait for its next
 /// request needs. TLS connections have a task of their own ([`tls_connection`]).
-async fn connection(
+///
+/// Not an `async fn`, for the reason given at [`h1::serve`]: its arguments would be stored twice.
+// `async fn` would be simpler, and larger by its arguments (above).
+#[allow(clippy::manual_async_fn)]
+fn connection(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
-    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+    open: OpenConnection,
+    mut service: Stack,
+    settings: h1::Settings,
     shutdown: CancellationToken,
-) {
-    let _ = stream.set_nodelay(true);
-    let _open = shared.metrics().connection_opened();
-    let settings = h1_settings(&shared);
-    let protocol = match tokio::time::timeout(settings.header_timeout, sniff(&stream)).await {
-        Ok(Ok(Some(p))) => p,
-        // Closed, failed or silent past the header timeout: nothing to serve.
-        _ => return,
-    };
-    let conn = ConnInfo { peer, tls: false };
-    let mut service = stack(&shared, conn);
-    let stream = match protocol {
-        Protocol::Http2 => Hyper::Http2(stream),
-        Protocol::Http1 => match h1::serve(&mut stream, &mut service, &settings, &shutdown).await {
-            h1::Outcome::Done => return,
-            h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
-        },
-    };
-    Box::pin(hyper_serve(stream, service, &settings, shutdown)).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stream.set_nodelay(true);
+        let rest = match h1::serve(&mut stream, &mut service, &settings, &shutdown, true).await {
+            h1::Outcome::Done => None,
+            h1::Outcome::Handover(read) => Some(Hyper::Http1(h1::Rewind::new(read, stream))),
+            h1::Outcome::Http2(read) => Some(Hyper::Http2(h1::Rewind::new(read, stream))),
+        };
+        if let Some(stream) = rest {
+            Box::pin(hyper_serve(stream, service, &settings, shutdown)).await;
+        }
+        // Held to the end (and named here so that the block captures them): the connection
+        // counts against the limit, and as open in the metrics, until it closes.
+        drop((permit, open));
+    }
 }
 
 /// A TLS connection: the handshake runs here, in the connection's own task, so a slow client
-/// never holds up the accept loop; ALPN (not the preface sniff) decides the protocol.
+/// never holds up the accept loop; ALPN (not the preface) decides the protocol.
 async fn tls_connection(
     stream: TcpStream,
-    peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
-    shared: Arc<Shared>,
+    _open: OpenConnection,
+    mut service: Stack,
+    settings: h1::Settings,
     shutdown: CancellationToken,
     acceptor: TlsAcceptor,
 ) {
     let _ = stream.set_nodelay(true);
-    let _open = shared.metrics().connection_opened();
-    let settings = h1_settings(&shared);
     let Some((mut stream, negotiated)) =
         Box::pin(tls::handshake(&acceptor, stream, settings.header_timeout)).await
     else {
         return;
     };
     drop(acceptor);
-    let conn = ConnInfo { peer, tls: true };
-    let mut service = stack(&shared, conn);
     let stream = match negotiated {
-        tls::Negotiated::H2 => Hyper::Http2(stream),
+        tls::Negotiated::H2 => Hyper::Http2(h1::Rewind::new(BytesMut::new(), stream)),
         tls::Negotiated::Http1 => {
-            match h1::serve(&mut stream, &mut service, &settings, &shutdown).await {
+            match h1::serve(&mut stream, &mut service, &settings, &shutdown, false).await {
                 h1::Outcome::Done => return,
                 h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
+                h1::Outcome::Http2(read) => Hyper::Http2(h1::Rewind::new(read, stream)),
             }
         }
     };
@@ -288,11 +274,10 @@ fn h1_settings(shared: &Shared) -> h1::Settings {
     }
 }
 
-/// What hyper serves: an HTTP/1.1 connection the fast path handed over (with the bytes it had
-/// read), or an HTTP/2 one.
+/// What hyper serves: an HTTP/1.1 or HTTP/2 connection, with the bytes the fast path had read.
 enum Hyper<T> {
     Http1(h1::Rewind<T>),
-    Http2(T),
+    Http2(h1::Rewind<T>),
 }
 
 /// Serves the rest of a connection with hyper (boxed by the callers: hyper's connection state is
