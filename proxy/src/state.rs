@@ -101,7 +101,7 @@ impl Shared {
         file: Option<PathBuf>,
         overrides: Overrides,
     ) -> Result<Arc<Shared>, ReloadError> {
-        let fingerprint = sha256_hex(format!("{overrides:?}").as_bytes());
+        let fingerprint = flags_fingerprint(&overrides);
         Self::build(config, fingerprint, file, overrides)
     }
 
@@ -209,9 +209,14 @@ fn read(file: Option<&Path>, overrides: &Overrides) -> Result<(Config, String), 
         }
         None => Ok((
             Config::from_overrides(overrides)?,
-            sha256_hex(format!("{overrides:?}").as_bytes()),
+            flags_fingerprint(overrides),
         )),
     }
+}
+
+/// Without a file, the configuration is the command line: its fingerprint stands in.
+fn flags_fingerprint(overrides: &Overrides) -> String {
+    sha256_hex(format!("{overrides:?}").as_bytes())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::Empty;
 use rampart_config::UpstreamCheck;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::state::{Runtime, Shared};
@@ -162,22 +161,7 @@ async fn check_round(
         let attempt = async {
             match check {
                 UpstreamCheck::None => Ok(()),
-                UpstreamCheck::Tcp => {
-                    let https = up.scheme == http::uri::Scheme::HTTPS;
-                    let port = up
-                        .authority
-                        .port_u16()
-                        .unwrap_or(if https { 443 } else { 80 });
-                    let host = up
-                        .authority
-                        .host()
-                        .trim_start_matches('[')
-                        .trim_end_matches(']');
-                    TcpStream::connect((host, port))
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                }
+                UpstreamCheck::Tcp => endpoint.tcp_reachable().await.map_err(|e| e.to_string()),
                 UpstreamCheck::Http { path } => {
                     let req = Request::get(format!("{name}{path}"))
                         .header(header::HOST, up.authority.as_str())

@@ -74,15 +74,20 @@ impl Dial {
         }
     }
 
-    async fn connect_inner(&self) -> Result<Io, UpstreamError> {
-        let tcp = match self.ip {
+    /// The TCP connection alone (no TLS): what a readiness check of the upstream opens.
+    pub async fn connect_tcp(&self) -> Result<TcpStream, UpstreamError> {
+        match self.ip {
             Some(ip) => TcpStream::connect(SocketAddr::new(ip, self.port)).await,
             None => self.connect_resolved().await,
         }
         .map_err(|source| UpstreamError::Connect {
             addr: self.addr.clone(),
             source,
-        })?;
+        })
+    }
+
+    async fn connect_inner(&self) -> Result<Io, UpstreamError> {
+        let tcp = self.connect_tcp().await?;
         // Small proxied messages would otherwise wait on Nagle's algorithm.
         let _ = tcp.set_nodelay(true);
         match &self.tls {

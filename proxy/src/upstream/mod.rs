@@ -128,6 +128,12 @@ impl Endpoint {
         }
     }
 
+    /// Whether a TCP connection to the upstream opens (resolved as requests resolve it); the
+    /// connection is closed at once and never pooled.
+    pub async fn tcp_reachable(&self) -> Result<(), UpstreamError> {
+        self.dial.connect_tcp().await.map(drop)
+    }
+
     async fn connect(&self) -> Result<Conn, UpstreamError> {
         Ok(Conn {
             io: self.dial.connect().await?,
