@@ -414,3 +414,31 @@ async fn h2_responses_carry_the_policy() {
     assert_eq!(res.headers().get_all("server").iter().count(), 1);
     assert_eq!(res.headers()["x-frame-options"], "DENY");
 }
+
+/// The fast path writes the policy's pre-rendered lines itself; once a request with a body
+/// hands the connection to hyper, the layer puts them in the map instead. Either way each
+/// header is there exactly once, and an `IfAbsent` rule yields to the origin.
+#[tokio::test]
+async fn policy_applies_once_before_and_after_the_connection_moves_to_hyper() {
+    let origin = TestOrigin::start().await;
+    let policy = "[policies.p]\nserver = \"edge\"\n\
+                  x_frame_options = { value = \"DENY\", override = false }\n";
+    let proxy = TestProxy::to(&origin.url(), "p", policy).await;
+    let mut conn = RawConn::connect(proxy.addr()).await;
+    let requests: [&[u8]; 4] = [
+        b"GET /?header=Server:nginx/1.18.0 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /?header=X-Frame-Options:SAMEORIGIN HTTP/1.1\r\nHost: a\r\n\r\n",
+        // A body: the fast path hands the connection (and this request) to hyper.
+        b"POST /?header=Server:nginx/1.18.0 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+        b"GET /?header=X-Frame-Options:SAMEORIGIN HTTP/1.1\r\nHost: a\r\n\r\n",
+    ];
+    for (i, req) in requests.iter().enumerate() {
+        conn.send(req).await;
+        let res = conn.read_response().await;
+        assert_eq!(res.status, 200, "request {i}");
+        assert_eq!(res.header_all("server"), vec!["edge"], "request {i}");
+        let xfo = if i % 2 == 1 { "SAMEORIGIN" } else { "DENY" };
+        assert_eq!(res.header_all("x-frame-options"), vec![xfo], "request {i}");
+        assert_eq!(res.header_count("x-content-type-options"), 1, "request {i}");
+    }
+}

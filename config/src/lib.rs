@@ -7,6 +7,7 @@
 pub mod error;
 pub mod errors_policy;
 pub mod leak;
+pub mod lines;
 pub mod load;
 pub mod policy;
 pub mod presets;
@@ -17,6 +18,7 @@ pub mod values;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use errors_policy::{ErrorBodyMode, ErrorBodyPolicy, OverLimit, StatusSet, Templates};
+pub use lines::NameRole;
 pub use load::{Config, Overrides, parse_admin_addr};
 pub use policy::{
     HeaderPolicy, HeaderRule, HeaderSpec, HstsSpec, Mode, PolicySpec, RemoveSet, ServerAction,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::header::{HeaderName, HeaderValue};
 
 use crate::errors_policy::{ErrorBodyMode, ErrorBodyPolicy};
+use crate::lines::RenderedLines;
 
 /// How a rule treats a header the origin already sent (CloudFront's `Override`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +229,8 @@ pub struct HeaderPolicy {
     pub server: ServerAction,
     pub remove: RemoveSet,
     pub error_bodies: Arc<ErrorBodyPolicy>,
+    /// The lines above rendered for HTTP/1.1 heads, and which origin names they concern.
+    pub(crate) rendered: RenderedLines,
 }
 
 /// The remove list, arranged so that checking a response's header names costs one length index
@@ -238,6 +241,9 @@ pub struct RemoveSet {
     by_len: Vec<Vec<HeaderName>>,
     /// Lowercase prefixes from `name*` entries.
     prefixes: Vec<String>,
+    /// Bit b set when some prefix starts with byte b (all set for an empty prefix): most names
+    /// start with a byte no prefix does and are settled without a comparison.
+    prefix_first_bytes: u128,
 }
 
 impl RemoveSet {
@@ -251,7 +257,29 @@ impl RemoveSet {
         self.by_len
             .get(s.len())
             .is_some_and(|bucket| bucket.iter().any(|n| n == name))
-            || self.prefixes.iter().any(|p| s.starts_with(p.as_str()))
+            || self.matches_prefix(s)
+    }
+
+    /// True when a `name*` entry covers `name` (lowercase).
+    pub fn matches_prefix(&self, name: &str) -> bool {
+        let first = name.as_bytes().first().copied().unwrap_or(0);
+        first < 128
+            && self.prefix_first_bytes & (1u128 << first) != 0
+            && self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
+    fn insert_prefix(&mut self, prefix: String) {
+        self.prefix_first_bytes |= match prefix.as_bytes().first() {
+            Some(&b) if b < 128 => 1u128 << b,
+            Some(_) => 0,
+            None => u128::MAX,
+        };
+        self.prefixes.push(prefix);
+    }
+
+    /// The exact (not prefix) names on the list.
+    pub fn exact_names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.by_len.iter().flatten()
     }
 
     fn insert_exact(&mut self, name: HeaderName) {
@@ -330,7 +358,7 @@ impl HeaderPolicy {
         let mut remove = RemoveSet::default();
         for r in &spec.remove {
             if let Some(prefix) = r.strip_suffix('*') {
-                remove.prefixes.push(prefix.to_ascii_lowercase());
+                remove.insert_prefix(prefix.to_ascii_lowercase());
             } else {
                 remove.insert_exact(HeaderName::from_bytes(r.as_bytes()).map_err(|_| {
                     CompileError {
@@ -341,7 +369,9 @@ impl HeaderPolicy {
             }
         }
         let error_bodies = Arc::new(ErrorBodyPolicy::default_for(spec.error_body_mode));
+        let rendered = RenderedLines::build(&rules, hsts.as_ref(), &server, &remove);
         Ok(HeaderPolicy {
+            rendered,
             error_bodies,
             name: name.to_owned(),
             hsts_force: spec.hsts.as_ref().is_some_and(|h| h.force),
@@ -385,6 +415,21 @@ fn lower_static(t: TypedHeader) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_prefixes_match_by_first_byte_then_prefix() {
+        let mut set = RemoveSet::default();
+        set.insert_prefix("x-amzn-".into());
+        set.insert_prefix("server-".into());
+        assert!(set.matches_prefix("x-amzn-errortype"));
+        assert!(set.matches_prefix("server-timing"));
+        assert!(!set.matches_prefix("x-amz-id-2"));
+        assert!(!set.matches_prefix("content-type"));
+        assert!(!set.matches_prefix("server"));
+        let mut everything = RemoveSet::default();
+        everything.insert_prefix(String::new());
+        assert!(everything.matches_prefix("content-type"));
+    }
 
     #[test]
     fn lowercase_names_match_display_names() {

@@ -28,6 +28,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
+use crate::layers::policy_lines::{DeferredLines, Lines};
+
 /// Header lines per request; more is answered with 431, as hyper does.
 const MAX_HEADERS: usize = 100;
 /// A first read this large covers any ordinary request head in one system call.
@@ -80,7 +82,9 @@ impl<T> WaitReadable for tokio_rustls::server::TlsStream<T> {
 
 /// Serves `io` until it closes, fails, shuts down or needs hyper. With `prior_knowledge`
 /// (plain TCP; over TLS, ALPN decides), a connection that opens with HTTP/2's preface is
-/// recognised from its first bytes and handed over as [`Outcome::Http2`].
+/// recognised from its first bytes and handed over as [`Outcome::Http2`]. With `lines`, the
+/// service's header-policy layer leaves its lines for each request to this writer (see
+/// `layers::policy_lines`).
 ///
 /// Everything is borrowed from the caller, which owns it for the connection's life anyway (and
 /// needs the stream and service back for a handover): a future that took them by value would
@@ -97,6 +101,7 @@ pub fn serve<T, S, B>(
     settings: &Settings,
     shutdown: &CancellationToken,
     prior_knowledge: bool,
+    lines: Option<&DeferredLines>,
 ) -> impl Future<Output = Outcome>
 where
     T: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
@@ -144,7 +149,8 @@ where
             // Boxed, and only for the request's duration: parsing, the service call and writing
             // the response need several times the state of the wait above, and an unboxed future
             // would carry that size through every idle keep-alive period.
-            match Box::pin(exchange(io, &mut buf, service, settings, shutdown, h2)).await {
+            let exchange = exchange(io, &mut buf, service, settings, shutdown, h2, lines);
+            match Box::pin(exchange).await {
                 Next::KeepAlive => {}
                 Next::Done => return Outcome::Done,
                 Next::Handover => return Outcome::Handover(buf),
@@ -175,6 +181,7 @@ async fn exchange<T, S, B>(
     settings: &Settings,
     shutdown: &CancellationToken,
     h2: bool,
+    lines: Option<&DeferredLines>,
 ) -> Next
 where
     T: AsyncRead + AsyncWrite + Unpin,
@@ -208,15 +215,20 @@ where
     *req.uri_mut() = parsed.uri;
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = parsed.headers;
+    if let Some(slot) = lines {
+        slot.arm();
+    }
     let res = match service.call(req).await {
         Ok(res) => res,
         Err(never) => match never {},
     };
+    let policy_lines = lines.and_then(DeferredLines::take);
     if buf.is_empty() {
         // Release the read buffer before the next wait; a pipelined request keeps it.
         *buf = BytesMut::new();
     }
-    if write_response(io, res, head_only, close).await.is_err() || close {
+    let written = write_response(io, res, policy_lines.as_ref(), head_only, close).await;
+    if written.is_err() || close {
         let _ = io.shutdown().await;
         return Next::Done;
     }
@@ -362,12 +374,14 @@ fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, Hea
     }))
 }
 
-/// Writes `res`: the head, then the body as it arrives (Content-Length when its size is known,
-/// chunked otherwise). An error from the body ends the connection mid-message, so a truncated
+/// Writes `res`: the head (with the policy `lines` the header-policy layer left to this
+/// writer), then the body as it arrives (Content-Length when its size is known, chunked
+/// otherwise). An error from the body ends the connection mid-message, so a truncated
 /// response never looks complete.
 async fn write_response<T, B>(
     io: &mut T,
     res: Response<B>,
+    lines: Option<&Lines>,
     head_only: bool,
     close: bool,
 ) -> io::Result<()>
@@ -384,7 +398,7 @@ where
         || status == StatusCode::NOT_MODIFIED;
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(1024 + lines.map_or(0, Lines::len));
     status_line(&mut out, status);
     // A HEAD or 304 response's Content-Length describes the representation, not this
     // message: it passes as it is. Otherwise framing is ours to state, from the body we send.
@@ -399,6 +413,9 @@ where
         }
         has_date |= *name == header::DATE;
         crate::wire::header_line(&mut out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if let Some(lines) = lines {
+        lines.write(&mut out);
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
@@ -660,7 +677,15 @@ mod tests {
 
     /// `serve` in a task of its own: the stream comes back with the outcome.
     async fn serve_owned(mut server: TcpStream, token: CancellationToken) -> (Outcome, TcpStream) {
-        let outcome = serve(&mut server, &mut echo_path(), &settings(), &token, true).await;
+        let outcome = serve(
+            &mut server,
+            &mut echo_path(),
+            &settings(),
+            &token,
+            true,
+            None,
+        )
+        .await;
         (outcome, server)
     }
 
@@ -753,7 +778,15 @@ mod tests {
         let (mut client, mut server) = pair().await;
         let task = tokio::spawn(async move {
             let stop = CancellationToken::new();
-            serve(&mut server, &mut echo_path(), &settings(), &stop, false).await
+            serve(
+                &mut server,
+                &mut echo_path(),
+                &settings(),
+                &stop,
+                false,
+                None,
+            )
+            .await
         });
         client.write_all(preface).await.unwrap();
         let text = read_until_close(client).await;

@@ -23,6 +23,7 @@ use crate::h1;
 use crate::layers::access_log::{AccessLog, AccessLogLayer};
 use crate::layers::error_body::{ErrorBody, ErrorBodyLayer};
 use crate::layers::header_policy::{HeaderPolicyLayer, HeaderPolicyService};
+use crate::layers::policy_lines::DeferredLines;
 use crate::layers::request_filter::{ConnInfo, RequestFilter, RequestFilterLayer};
 use crate::layers::rescue::{Rescue, RescueLayer};
 use crate::layers::route_metrics::{RouteMetrics, RouteMetricsLayer};
@@ -34,7 +35,8 @@ use crate::tls;
 pub type Stack =
     RequestFilter<RouteMetrics<AccessLog<HeaderPolicyService<ErrorBody<Rescue<Forward>>>>>>;
 
-fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
+/// `lines`: the fast path writes the policy's header lines itself (see `layers::policy_lines`).
+fn stack(shared: &Arc<Shared>, conn: ConnInfo, lines: Arc<DeferredLines>) -> Stack {
     let default_policy = shared.snapshot().config.default_policy.clone();
     let header_counts = shared.metrics().headers().clone();
     // Picks route + policy from one config snapshot; everything below relies on it.
@@ -46,6 +48,7 @@ fn stack(shared: &Arc<Shared>, conn: ConnInfo) -> Stack {
                 // Outside rescue so proxy-made errors are hardened too.
                 HeaderPolicyLayer::new(default_policy)
                     .recording(header_counts)
+                    .deferring_to(lines)
                     .layer(
                         // Body filter: replaces leaky upstream error bodies before anything is sent.
                         ErrorBodyLayer.layer(
@@ -156,12 +159,14 @@ async fn accept_loop(
         };
         // The service and limits are made here, so the connection's task holds them once
         // instead of also keeping what they were made from.
+        let lines = DeferredLines::new();
         let service = stack(
             &shared,
             ConnInfo {
                 peer,
                 tls: tls.is_some(),
             },
+            lines.clone(),
         );
         let settings = h1_settings(&shared);
         let open = shared.metrics().connection_opened();
@@ -170,7 +175,7 @@ async fn accept_loop(
                 stream,
                 permit,
                 open,
-                service,
+                (service, lines),
                 settings,
                 shutdown.clone(),
             )),
@@ -178,7 +183,7 @@ async fn accept_loop(
                 stream,
                 permit,
                 open,
-                service,
+                (service, lines),
                 settings,
                 shutdown.clone(),
                 acceptor.clone(),
@@ -212,13 +217,21 @@ fn connection(
     mut stream: TcpStream,
     permit: OwnedSemaphorePermit,
     open: OpenConnection,
-    mut service: Stack,
+    (mut service, lines): (Stack, Arc<DeferredLines>),
     settings: h1::Settings,
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         let _ = stream.set_nodelay(true);
-        let rest = match h1::serve(&mut stream, &mut service, &settings, &shutdown, true).await {
+        let fast = h1::serve(
+            &mut stream,
+            &mut service,
+            &settings,
+            &shutdown,
+            true,
+            Some(&lines),
+        );
+        let rest = match fast.await {
             h1::Outcome::Done => None,
             h1::Outcome::Handover(read) => Some(Hyper::Http1(h1::Rewind::new(read, stream))),
             h1::Outcome::Http2(read) => Some(Hyper::Http2(h1::Rewind::new(read, stream))),
@@ -238,7 +251,7 @@ async fn tls_connection(
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
     _open: OpenConnection,
-    mut service: Stack,
+    (mut service, lines): (Stack, Arc<DeferredLines>),
     settings: h1::Settings,
     shutdown: CancellationToken,
     acceptor: TlsAcceptor,
@@ -253,7 +266,15 @@ async fn tls_connection(
     let stream = match negotiated {
         tls::Negotiated::H2 => Hyper::Http2(h1::Rewind::new(BytesMut::new(), stream)),
         tls::Negotiated::Http1 => {
-            match h1::serve(&mut stream, &mut service, &settings, &shutdown, false).await {
+            let fast = h1::serve(
+                &mut stream,
+                &mut service,
+                &settings,
+                &shutdown,
+                false,
+                Some(&lines),
+            );
+            match fast.await {
                 h1::Outcome::Done => return,
                 h1::Outcome::Handover(read) => Hyper::Http1(h1::Rewind::new(read, stream)),
                 h1::Outcome::Http2(read) => Hyper::Http2(h1::Rewind::new(read, stream)),

@@ -25,6 +25,7 @@ use rampart_config::{HeaderPolicy, Mode, ServerAction};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::policy_lines::{DeferredLines, strip_for_lines};
 use crate::metrics::HeaderCounts;
 
 /// Which policy a request gets and whether its client connection is HTTPS; inserted into the
@@ -136,6 +137,7 @@ fn set(
 pub struct HeaderPolicyLayer {
     policy: Arc<HeaderPolicy>,
     counts: Option<Arc<HeaderCounts>>,
+    deferred: Option<Arc<DeferredLines>>,
 }
 
 impl HeaderPolicyLayer {
@@ -145,7 +147,15 @@ impl HeaderPolicyLayer {
         HeaderPolicyLayer {
             policy,
             counts: None,
+            deferred: None,
         }
+    }
+
+    /// Leaves the policy's lines to the caller's head writer for each request it arms `slot`
+    /// for (see [`DeferredLines`]); other requests get the policy in their header map.
+    pub fn deferring_to(mut self, slot: Arc<DeferredLines>) -> Self {
+        self.deferred = Some(slot);
+        self
     }
 
     /// Also adds what each application did to `counts` (atomic adds: no allocation).
@@ -163,6 +173,7 @@ impl<S> Layer<S> for HeaderPolicyLayer {
             inner,
             policy: self.policy.clone(),
             counts: self.counts.clone(),
+            deferred: self.deferred.clone(),
         }
     }
 }
@@ -173,6 +184,7 @@ pub struct HeaderPolicyService<S> {
     inner: S,
     policy: Arc<HeaderPolicy>,
     counts: Option<Arc<HeaderCounts>>,
+    deferred: Option<Arc<DeferredLines>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HeaderPolicyService<S>
@@ -195,11 +207,13 @@ where
                 req.uri().scheme() == Some(&http::uri::Scheme::HTTPS),
             ),
         };
+        let deferred = self.deferred.as_ref().filter(|d| d.claim()).cloned();
         ResponseFuture {
             inner: self.inner.call(req),
             policy: Some(policy),
             https,
             counts: self.counts.clone(),
+            deferred,
         }
     }
 }
@@ -212,6 +226,7 @@ pin_project! {
         policy: Option<Arc<HeaderPolicy>>,
         https: bool,
         counts: Option<Arc<HeaderCounts>>,
+        deferred: Option<Arc<DeferredLines>>,
     }
 }
 
@@ -231,7 +246,17 @@ where
             // 101 Switching Protocols hands the connection to another protocol; its headers
             // belong to the handshake, not to a document.
             if res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-                let applied = apply(&policy, res.headers_mut(), *this.https);
+                let headers = res.headers_mut();
+                let lines = match this.deferred.take() {
+                    Some(slot) => {
+                        strip_for_lines(&policy, headers, *this.https).map(|(lines, applied)| {
+                            slot.put(lines);
+                            applied
+                        })
+                    }
+                    None => None,
+                };
+                let applied = lines.unwrap_or_else(|| apply(&policy, headers, *this.https));
                 if let Some(counts) = this.counts {
                     counts.record(applied);
                 }
