@@ -184,9 +184,12 @@ impl Endpoint {
             } else {
                 next_data(&mut body).await?
             };
+            // Connecting (TCP, maybe TLS) is boxed: its state is several times the rest of
+            // this future's, and unboxed it would be copied with it on every request although
+            // a pooled connection is the common case.
             let mut conn = match self.checkout() {
                 Some(conn) => conn,
-                None => self.connect().await?,
+                None => Box::pin(self.connect()).await?,
             };
             let mut fresh = false;
             loop {
@@ -214,7 +217,7 @@ impl Endpoint {
                             && framing != RequestFraming::Chunked =>
                     {
                         tracing::debug!(upstream = %self.dial.addr, error = %e, "stale pooled connection; retrying on a new one");
-                        conn = self.connect().await?;
+                        conn = Box::pin(self.connect()).await?;
                         fresh = true;
                     }
                     Err(e) => return Err(e),
