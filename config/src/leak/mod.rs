@@ -411,7 +411,12 @@ impl DetectorSet {
     /// the search stops at the first leak. [`DetectorSet::first`] also finds where.
     pub fn which(&self, haystack: &[u8]) -> Option<&DetectorId> {
         let inner = &*self.inner;
-        if let Some(m) = inner.first.find(haystack) {
+        // Where the leak ends and which pattern it is are enough here: a half search skips the
+        // reverse pass that would find where it starts.
+        if let Some(m) = inner
+            .first
+            .search_half(&regex_automata::Input::new(haystack))
+        {
             let rule = inner.first_rules[m.pattern().as_usize()];
             return Some(&inner.ids[inner.rules[rule].detector]);
         }
