@@ -295,6 +295,26 @@ async fn arn_split_across_two_chunks_is_still_found() {
     expect_generic_json(&get(&proxy, "").await, "Forbidden");
 }
 
+/// The generic body's Content-Length comes from the body itself on every protocol (the map
+/// carries one only for HEAD): HTTP/2 must state it too.
+#[tokio::test]
+async fn replaced_body_over_http2_states_its_length() {
+    let origin = origin_with(403, &[], vec![Bytes::from_static(ARN_BODY.as_bytes())]).await;
+    let proxy = TestProxy::to(&origin.url(), "strict", "").await;
+    let res = h2c_get(proxy.addr(), "/x", &[]).await;
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    assert_eq!(res.status(), 403);
+    let body = res.body();
+    assert!(!String::from_utf8_lossy(body).contains("arn:aws"));
+    assert_eq!(
+        res.headers()
+            .get("content-length")
+            .map(|v| v.to_str().unwrap().parse::<usize>().unwrap()),
+        Some(body.len())
+    );
+    assert_eq!(res.headers().get_all("x-request-id").iter().count(), 1);
+}
+
 #[tokio::test]
 async fn head_on_a_403_has_generic_headers_and_no_body() {
     let origin = origin_with(

@@ -168,7 +168,7 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
         return Response::from_parts(parts, body);
     };
     let limit = m.policy.inspect_limit;
-    let mut buf = BytesMut::new();
+    let mut body_so_far = Collected::default();
     let over = loop {
         match body.frame().await {
             None => break false,
@@ -176,19 +176,20 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
                 // A body that broke mid-way cannot be vouched for: fail closed.
                 tracing::debug!(error = %e, "upstream error body ended with an error");
                 let head = Response::from_parts(parts, ());
-                return replace(head, &m, "upstream-body-error", Some(&buf));
+                let so_far = body_so_far.into_bytes();
+                return replace(head, &m, "upstream-body-error", Some(&so_far));
             }
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                    if buf.len() > limit {
+                    body_so_far.push(data);
+                    if body_so_far.len() > limit {
                         break true;
                     }
                 }
             }
         }
     };
-    let raw = buf.freeze();
+    let raw = body_so_far.into_bytes();
     if over {
         return over_limit(parts, raw, body, &m, "over-inspect-limit");
     }
@@ -227,6 +228,50 @@ async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody>
             parts,
             ResponseBody::Full(Some(raw).filter(|b| !b.is_empty())),
         ),
+    }
+}
+
+/// A body read piece by piece. Most error bodies arrive in one piece, which is kept as it is:
+/// copying starts only with a second piece.
+#[derive(Default)]
+enum Collected {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Collected {
+    fn push(&mut self, data: Bytes) {
+        *self = match std::mem::take(self) {
+            Collected::Empty => Collected::One(data),
+            Collected::One(first) => {
+                let mut buf = BytesMut::with_capacity(first.len() + data.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                Collected::Many(buf)
+            }
+            Collected::Many(mut buf) => {
+                buf.extend_from_slice(&data);
+                Collected::Many(buf)
+            }
+        };
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Collected::Empty => 0,
+            Collected::One(b) => b.len(),
+            Collected::Many(b) => b.len(),
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Collected::Empty => Bytes::new(),
+            Collected::One(b) => b,
+            Collected::Many(b) => b.freeze(),
+        }
     }
 }
 

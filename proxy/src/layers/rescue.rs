@@ -161,7 +161,13 @@ pub fn generic_over(
     let body = generic::render_for(templates, parts.status, flavor, Some(&request_id));
     let h = &mut parts.headers;
     h.insert(CONTENT_TYPE, flavor.content_type());
-    h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if head {
+        // A HEAD response's Content-Length describes the body a GET would get. Otherwise the
+        // body's exact size states it (both HTTP/1.1 writers and HTTP/2 use that).
+        h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    } else {
+        h.remove(CONTENT_LENGTH);
+    }
     // The id's own bytes become the header value: no copy.
     if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
         h.insert(&X_REQUEST_ID, id);
