@@ -240,7 +240,7 @@ pub struct RemoveSet {
     /// Exact names, bucketed by length.
     by_len: Vec<Vec<HeaderName>>,
     /// Lowercase prefixes from `name*` entries.
-    prefixes: Vec<String>,
+    prefixes: Vec<Prefix>,
     /// Bit b set when some prefix starts with byte b (all set for an empty prefix): most names
     /// start with a byte no prefix does and are settled without a comparison.
     prefix_first_bytes: u128,
@@ -263,9 +263,10 @@ impl RemoveSet {
     /// True when a `name*` entry covers `name` (lowercase).
     pub fn matches_prefix(&self, name: &str) -> bool {
         let first = name.as_bytes().first().copied().unwrap_or(0);
-        first < 128
-            && self.prefix_first_bytes & (1u128 << first) != 0
-            && self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
+            let word = first_word(name.as_bytes());
+            self.prefixes.iter().any(|p| p.matches(name, word))
+        }
     }
 
     fn insert_prefix(&mut self, prefix: String) {
@@ -274,7 +275,7 @@ impl RemoveSet {
             Some(_) => 0,
             None => u128::MAX,
         };
-        self.prefixes.push(prefix);
+        self.prefixes.push(Prefix::new(prefix));
     }
 
     /// The exact (not prefix) names on the list.
@@ -288,6 +289,51 @@ impl RemoveSet {
             self.by_len.resize_with(len + 1, Vec::new);
         }
         self.by_len[len].push(name);
+    }
+}
+
+/// A remove-list prefix, its first 8 bytes also kept as a masked word: a header name is
+/// compared with one integer comparison per prefix (names are short; most differ early), and
+/// bytewise only past the eighth byte.
+#[derive(Debug, Clone)]
+struct Prefix {
+    text: String,
+    head: u64,
+    mask: u64,
+}
+
+impl Prefix {
+    fn new(text: String) -> Prefix {
+        let n = text.len().min(8);
+        let mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        Prefix {
+            head: first_word(text.as_bytes()) & mask,
+            mask,
+            text,
+        }
+    }
+
+    #[inline]
+    fn matches(&self, name: &str, word: u64) -> bool {
+        word & self.mask == self.head
+            && name.len() >= self.text.len()
+            && (self.text.len() <= 8 || name.starts_with(self.text.as_str()))
+    }
+}
+
+/// The first 8 bytes of `b` as a little-endian word, zero-padded.
+#[inline]
+fn first_word(b: &[u8]) -> u64 {
+    match b.first_chunk::<8>() {
+        Some(chunk) => u64::from_le_bytes(*chunk),
+        None => b
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &c)| w | (u64::from(c) << (8 * i))),
     }
 }
 
@@ -421,7 +467,17 @@ mod tests {
         let mut set = RemoveSet::default();
         set.insert_prefix("x-amzn-".into());
         set.insert_prefix("server-".into());
+        set.insert_prefix("x-datadog-".into());
+        set.insert_prefix("x-k".into());
         assert!(set.matches_prefix("x-amzn-errortype"));
+        assert!(set.matches_prefix("x-amzn-"));
+        assert!(!set.matches_prefix("x-amzn"));
+        assert!(set.matches_prefix("x-datadog-trace-id"));
+        assert!(!set.matches_prefix("x-datadog"));
+        assert!(!set.matches_prefix("x-datadox-trace-id"));
+        assert!(set.matches_prefix("x-k"));
+        assert!(set.matches_prefix("x-kong-upstream-latency"));
+        assert!(!set.matches_prefix("x-"));
         assert!(set.matches_prefix("server-timing"));
         assert!(!set.matches_prefix("x-amz-id-2"));
         assert!(!set.matches_prefix("content-type"));
