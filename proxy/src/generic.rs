@@ -164,26 +164,40 @@ fn is_id_byte(b: u8) -> bool {
     TABLE[b as usize]
 }
 
-/// A new correlation id: 128 random-looking bits as hex, from a per-process random key over a
-/// counter (unique in the process, unpredictable outside it, no extra crate).
+/// A new correlation id: 128 bits as hex, a random per-process half and a counter under a
+/// per-process random key (SipHash) for the other (unique in the process, unpredictable
+/// outside it, no extra crate).
 pub fn new_request_id() -> String {
     use std::hash::BuildHasher;
     use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static KEY: LazyLock<std::collections::hash_map::RandomState> = LazyLock::new(Default::default);
+    static KEY: LazyLock<(std::collections::hash_map::RandomState, [u8; 16])> =
+        LazyLock::new(|| {
+            let key = std::collections::hash_map::RandomState::new();
+            // The counter never reaches u64::MAX, which keys the process half.
+            let process = hex16(key.hash_one(u64::MAX));
+            (key, process)
+        });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Hex by hand: this runs for every replaced body, and the formatter costs more than the
-    // hashing.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = [0u8; 32];
-    let words = [KEY.hash_one(n), KEY.hash_one(n ^ u64::MAX)];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        let shift = 60 - 4 * (i % 16);
-        *digit = HEX[((words[i / 16] >> shift) & 0xf) as usize];
-    }
+    let (key, process) = &*KEY;
+    let mut id = [0u8; 32];
+    id[..16].copy_from_slice(&hex16(key.hash_one(n)));
+    id[16..].copy_from_slice(process);
     // Every byte is an ASCII hex digit, so this never falls back.
-    std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+    std::str::from_utf8(&id).unwrap_or_default().to_owned()
+}
+
+/// `word` as 16 lowercase hex digits. By hand: this runs for every replaced body, and the
+/// formatter costs more than the hashing.
+fn hex16(word: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(word.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    out
 }
 
 /// The built-in generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
@@ -277,6 +291,12 @@ mod tests {
         assert_eq!(&b[..], br#"{"error":"Forbidden","code":403,"id":"abc"}"#);
         let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Text, None);
         assert_eq!(&b[..], b"403 Forbidden\n");
+    }
+
+    #[test]
+    fn hex16_is_big_endian_lowercase() {
+        assert_eq!(&hex16(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(&hex16(0), b"0000000000000000");
     }
 
     #[test]
