@@ -11,6 +11,8 @@ use super::error::UpstreamError;
 
 /// Enough for any sane upstream; a response with more header lines is refused.
 const MAX_HEADERS: usize = 128;
+/// Header lines whose bookkeeping a response head keeps on the stack.
+const INLINE_SPANS: usize = 32;
 
 /// Writes `METHOD target HTTP/1.1`, the headers and the blank line into `out`.
 pub(crate) fn encode_head(
@@ -139,8 +141,17 @@ pub(crate) fn parse_head(
     // Offsets into the head, so names and values can be built from (and values share) the
     // frozen head once the parser's borrow of `buf` ends. `keep` is false for hop-by-hop ones.
     let base = buf.as_ptr();
-    let mut spans = [(0u32, 0u32, 0u32, 0u32, false); MAX_HEADERS];
     let n = res.headers.len();
+    // On the stack for the usual few dozen lines at most (initialising room for all 128 on
+    // every response cost more than the rest of the bookkeeping); a longer head spills.
+    let mut inline = [(0u32, 0u32, 0u32, 0u32, false); INLINE_SPANS];
+    let mut spilled = Vec::new();
+    let spans: &mut [(u32, u32, u32, u32, bool)] = if n <= INLINE_SPANS {
+        &mut inline[..n]
+    } else {
+        spilled.resize(n, (0, 0, 0, 0, false));
+        &mut spilled
+    };
     for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"connection") {
@@ -184,16 +195,17 @@ pub(crate) fn parse_head(
         *span = (ns, ne, vs, ve, !is_hop_by_hop(name, status.as_u16()));
     }
     let named = &named[..named_count];
-    let mut keep = [false; MAX_HEADERS];
-    for (k, span) in keep.iter_mut().zip(&spans[..n]) {
-        let name = &buf[span.0 as usize..span.1 as usize];
-        *k = span.4 && !named.iter().any(|t| t.eq_ignore_ascii_case(name));
+    if !named.is_empty() {
+        for span in spans.iter_mut() {
+            let name = &buf[span.0 as usize..span.1 as usize];
+            span.4 &= !named.iter().any(|t| t.eq_ignore_ascii_case(name));
+        }
     }
     let raw = buf.split_to(len).freeze();
     // One allocation of the map, large enough for the policy's headers too: a map sized for
     // the upstream's alone would be grown (reallocated) by the first header the policy adds.
     head.headers.reserve(n + room);
-    for (&(ns, ne, vs, ve, _), _) in spans[..n].iter().zip(&keep).filter(|(_, k)| **k) {
+    for &(ns, ne, vs, ve, _) in spans.iter().filter(|span| span.4) {
         let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
             .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
         if drop(&name) {
@@ -322,6 +334,29 @@ mod tests {
             .unwrap();
         assert_eq!(h.headers["upgrade"], "websocket");
         assert!(!h.headers.contains_key("connection"));
+    }
+
+    #[test]
+    fn a_head_longer_than_the_inline_bookkeeping_keeps_every_line_in_order() {
+        for lines in [
+            INLINE_SPANS - 1,
+            INLINE_SPANS,
+            INLINE_SPANS + 1,
+            MAX_HEADERS - 2,
+        ] {
+            let mut raw = String::from("HTTP/1.1 200 OK\r\nConnection: x-named\r\n");
+            for i in 0..lines {
+                raw.push_str(&format!("X-H{i}: v{i}\r\n"));
+            }
+            raw.push_str("X-Named: hop\r\n\r\n");
+            let mut buf = BytesMut::from(raw.as_str());
+            let h = parse_head(&mut buf, 65536, &|_| false, 0).unwrap().unwrap();
+            assert_eq!(h.headers.len(), lines, "{lines} lines");
+            for i in 0..lines {
+                assert_eq!(h.headers[format!("x-h{i}").as_str()], format!("v{i}"));
+            }
+            assert!(!h.headers.contains_key("x-named"), "{lines} lines");
+        }
     }
 
     #[test]
