@@ -20,6 +20,7 @@ pub(crate) fn encode_head(
     method: &Method,
     target: &str,
     headers: &HeaderMap,
+    extra_lines: &[&[u8]],
     framing: RequestFraming,
 ) {
     out.clear();
@@ -32,6 +33,9 @@ pub(crate) fn encode_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    for piece in extra_lines {
+        out.extend_from_slice(piece);
     }
     match framing {
         RequestFraming::AsIs => {}
@@ -407,11 +411,12 @@ mod tests {
             &Method::POST,
             "/a?b=1",
             &h,
+            &[b"x-forwarded-for: ", b"10.0.0.1", b"\r\n"],
             RequestFraming::Chunked,
         );
         assert_eq!(
             out,
-            b"POST /a?b=1 HTTP/1.1\r\nhost: example.com\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"POST /a?b=1 HTTP/1.1\r\nhost: example.com\r\nx-forwarded-for: 10.0.0.1\r\ntransfer-encoding: chunked\r\n\r\n"
         );
     }
 }

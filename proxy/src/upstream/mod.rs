@@ -143,7 +143,8 @@ impl Endpoint {
     }
 
     /// Sends `req` (its URI's path and query are the request target; its headers are sent as
-    /// they are, so the caller has already removed hop-by-hop ones) and returns the response
+    /// they are, so the caller has already removed hop-by-hop ones; `extra_lines` follow them,
+    /// already formatted as `name: value\r\n` lines) and returns the response
     /// with its body streaming from the connection. `response_timeout` bounds sending the
     /// request and receiving the response head.
     /// Response headers for which `drop` is true are left out (the policy's remove list:
@@ -154,6 +155,7 @@ impl Endpoint {
     pub async fn send<B>(
         self: &Arc<Self>,
         req: Request<B>,
+        extra_lines: &[&[u8]],
         response_timeout: Duration,
         drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
         room: usize,
@@ -198,6 +200,7 @@ impl Endpoint {
                     &parts.method,
                     target,
                     &parts.headers,
+                    extra_lines,
                     framing,
                 );
                 let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
@@ -435,7 +438,7 @@ mod tests {
             B: Body<Data = Bytes> + Unpin,
             B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         {
-            self.send(req, timeout, &|_| false, 0).await
+            self.send(req, &[], timeout, &|_| false, 0).await
         }
     }
 
