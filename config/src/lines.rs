@@ -7,7 +7,7 @@
 //! header name, whether the policy drops it, replaces it or yields to it, and the lines of rules
 //! that yield are left out (`kept`).
 
-use http::header::{HeaderName, SERVER, STRICT_TRANSPORT_SECURITY};
+use http::header::{DATE, HeaderName, SERVER, STRICT_TRANSPORT_SECURITY};
 
 use crate::policy::{HeaderPolicy, HeaderRule, Mode, RemoveSet, ServerAction};
 
@@ -83,12 +83,17 @@ impl RenderedLines {
             line(&mut r.hsts, h.name.as_str().as_bytes(), h.value.as_bytes());
             r.assign(&STRICT_TRANSPORT_SECURITY, NameRole::Hsts { mode: h.mode });
         }
+        // Names the head writer states itself (framing, Date) or that have their own place in
+        // the policy must never be written a second time from here; the loader rejects most of
+        // them, but a policy compiled from a spec built in code has not been through it.
         r.usable = distinct
             && rules.len() <= MAX_RENDERED_RULES
-            && !rules.iter().any(|rule| rule.name == SERVER)
-            && !rules
-                .iter()
-                .any(|rule| rule.name == STRICT_TRANSPORT_SECURITY);
+            && !rules.iter().any(|rule| {
+                rule.name == SERVER
+                    || rule.name == STRICT_TRANSPORT_SECURITY
+                    || rule.name == DATE
+                    || crate::load::is_framing_header(rule.name.as_str())
+            });
         r
     }
 
@@ -269,6 +274,21 @@ mod tests {
         let p = compile(spec);
         assert_eq!(p.role(&SERVER), None);
         assert!(!text(&p, 0, false).contains("server:"));
+    }
+
+    #[test]
+    fn rules_for_names_the_writer_states_itself_are_not_rendered() {
+        for name in ["Date", "Content-Length", "Connection", "Transfer-Encoding"] {
+            let mut spec = presets::preset("strict").unwrap();
+            spec.custom.push((
+                name.into(),
+                HeaderSpec {
+                    value: "x".into(),
+                    mode: Mode::Override,
+                },
+            ));
+            assert!(!compile(spec).renders(), "{name}");
+        }
     }
 
     #[test]
