@@ -87,9 +87,12 @@ async fn every_aws_message_from_the_reference_is_replaced() {
             .unwrap()
             .canonical_reason()
             .unwrap();
-        expect_generic_json(&res, reason);
+        let id = expect_generic_json(&res, reason);
         assert_eq!(res.header_count("x-amzn-errortype"), 0);
         assert_eq!(res.header_count("x-amzn-requestid"), 0);
+        // The generated request id is random hex and may contain "2543" by chance: the
+        // body's shape around it is checked above, the rest of the response here.
+        let everything = format!("{:?}{}", res.headers, res.text()).replace(&id, "");
         for leak in [
             "arn:aws",
             "123456789012",
@@ -101,7 +104,7 @@ async fn every_aws_message_from_the_reference_is_replaced() {
             "explicit deny",
             "timed out",
         ] {
-            assert!(!res.text().contains(leak), "{leak} leaked from {body}");
+            assert!(!everything.contains(leak), "{leak} leaked from {body}");
         }
     }
 }
