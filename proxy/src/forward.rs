@@ -16,6 +16,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::ProxyError;
+use crate::header_map::remove_matching;
 use crate::hop;
 use crate::layers::access_log::UpstreamStatus;
 use crate::layers::request_filter::RequestContext;
@@ -125,18 +126,25 @@ where
     let room = route.policy.max_headers_added();
     let sent = std::time::Instant::now();
     let mut ip_buf = [0u8; IP_TEXT_MAX];
-    let mut pieces: [&[u8]; 6] = [b""; 6];
+    let pieces: [&[u8]; 8];
     let extra_lines: &[&[u8]] = match forwarded {
         Forwarded::InMap => &[],
         Forwarded::Lines { peer, proto } => {
-            pieces[0] = b"x-forwarded-for: ";
-            pieces[1] = ip_text(peer, &mut ip_buf);
-            pieces[2] = proto;
-            if let Some(host) = &client_host {
-                pieces[3] = b"x-forwarded-host: ";
-                pieces[4] = host.as_bytes();
-                pieces[5] = b"\r\n";
-            }
+            let host = client_host.as_ref().map(HeaderValue::as_bytes);
+            pieces = [
+                b"x-forwarded-for: ",
+                ip_text(peer, &mut ip_buf),
+                b"\r\nx-forwarded-proto: ",
+                proto,
+                b"\r\n",
+                if host.is_some() {
+                    b"x-forwarded-host: "
+                } else {
+                    b""
+                },
+                host.unwrap_or_default(),
+                if host.is_some() { b"\r\n" } else { b"" },
+            ];
             &pieces
         }
     };
@@ -259,30 +267,10 @@ fn forwarded_headers(
             || *name == header::FORWARDED
             || *name == X_REAL_IP
     };
-    loop {
-        let mut found: [Option<HeaderName>; 5] = Default::default();
-        let mut n = 0;
-        for name in h.keys().filter(|name| claims(name)) {
-            found[n] = Some(name.clone());
-            n += 1;
-            if n == found.len() {
-                break;
-            }
-        }
-        for name in found.iter().flatten() {
-            h.remove(name);
-        }
-        if n < found.len() {
-            break;
-        }
-    }
+    remove_matching(h, claims);
     Forwarded::Lines {
         peer,
-        proto: if ctx.conn.tls {
-            b"\r\nx-forwarded-proto: https\r\n"
-        } else {
-            b"\r\nx-forwarded-proto: http\r\n"
-        },
+        proto: if ctx.conn.tls { b"https" } else { b"http" },
     }
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod forward;
 pub mod generic;
 pub mod h1;
+mod header_map;
 pub mod hop;
 pub mod layers;
 pub mod listeners;

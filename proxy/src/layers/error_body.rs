@@ -30,6 +30,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::decode::{self, Encoding};
 use crate::generic::{self, ClientPrefs};
+use crate::header_map::remove_matching;
 use crate::layers::request_filter::RequestContext;
 use crate::layers::rescue::{ProxyGenerated, generic_over};
 use crate::metrics::Metrics;
@@ -337,28 +338,9 @@ fn replace(
 /// the policy keeps other AWS headers). One pass over the few headers present, then a removal
 /// only for those found, instead of a hashed lookup per name that might be there.
 fn remove_present(headers: &mut header::HeaderMap) {
-    let doomed = |k: &header::HeaderName| {
+    remove_matching(headers, |k| {
         BODY_HEADERS.contains(k) || k.as_str().eq_ignore_ascii_case("x-amzn-errortype")
-    };
-    loop {
-        let mut found: [Option<header::HeaderName>; 4] = Default::default();
-        let mut n = 0;
-        for k in headers.keys() {
-            if doomed(k) {
-                found[n] = Some(k.clone());
-                n += 1;
-                if n == found.len() {
-                    break;
-                }
-            }
-        }
-        for k in found.iter().flatten() {
-            headers.remove(k);
-        }
-        if n < found.len() {
-            return;
-        }
-    }
+    });
 }
 
 /// At most 1 KiB of the original, printable, for the debug log.

@@ -26,6 +26,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::policy_lines::{DeferredLines, strip_for_lines};
+use crate::header_map::remove_matching;
 use crate::metrics::HeaderCounts;
 
 /// Which policy a request gets and whether its client connection is HTTPS; inserted into the
@@ -54,28 +55,8 @@ pub struct Applied {
 pub fn apply(policy: &HeaderPolicy, headers: &mut HeaderMap, https: bool) -> Applied {
     let mut a = Applied::default();
     if !policy.remove.is_empty() {
-        // Names are collected first (the map cannot shrink while borrowed) into a small array
-        // on the stack: no allocation per response. More than fit take another pass.
-        loop {
-            let mut doomed: [Option<http::HeaderName>; 8] = Default::default();
-            let mut n = 0;
-            for k in headers.keys() {
-                if policy.remove.matches(k) {
-                    doomed[n] = Some(k.clone());
-                    n += 1;
-                    if n == doomed.len() {
-                        break;
-                    }
-                }
-            }
-            for name in doomed.iter().take(n).flatten() {
-                headers.remove(name);
-                a.removed += 1;
-            }
-            if n < doomed.len() {
-                break;
-            }
-        }
+        let removed = remove_matching(headers, |name| policy.remove.matches(name));
+        a.removed += u16::try_from(removed).unwrap_or(u16::MAX);
     }
     // One growth of the map instead of several as the rules insert.
     headers.reserve(policy.max_headers_added());
@@ -247,16 +228,14 @@ where
             // belong to the handshake, not to a document.
             if res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
                 let headers = res.headers_mut();
-                let lines = match this.deferred.take() {
-                    Some(slot) => {
-                        strip_for_lines(&policy, headers, *this.https).map(|(lines, applied)| {
-                            slot.put(lines);
-                            applied
-                        })
-                    }
-                    None => None,
-                };
-                let applied = lines.unwrap_or_else(|| apply(&policy, headers, *this.https));
+                // The writer takes the policy's lines when this request was deferred and the
+                // policy renders; otherwise they go into the map.
+                let deferred = this.deferred.take().and_then(|slot| {
+                    let (lines, applied) = strip_for_lines(&policy, headers, *this.https)?;
+                    slot.put(lines);
+                    Some(applied)
+                });
+                let applied = deferred.unwrap_or_else(|| apply(&policy, headers, *this.https));
                 if let Some(counts) = this.counts {
                     counts.record(applied);
                 }
