@@ -4,7 +4,7 @@
 //! nothing else.
 
 use bytes::Bytes;
-use http::header::{ACCEPT, HeaderValue};
+use http::header::{ACCEPT, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use rampart_config::Templates;
 
@@ -20,17 +20,22 @@ pub struct ClientPrefs {
 
 impl ClientPrefs {
     pub fn of(headers: &HeaderMap) -> ClientPrefs {
-        // One walk over the request's few headers costs less than two hashed lookups, and this
-        // runs for every request (twice: the body filter and the rescue layer each keep theirs).
         let mut prefs = ClientPrefs::default();
         for (name, value) in headers {
-            if prefs.accept.is_none() && name == ACCEPT {
-                prefs.accept = Some(value.clone());
-            } else if prefs.request_id.is_none() && name == X_REQUEST_ID {
-                prefs.request_id = Some(value.clone());
-            }
+            prefs.offer(name, value);
         }
         prefs
+    }
+
+    /// Keeps `value` when it is the first Accept or X-Request-Id: for a caller that walks the
+    /// request's headers anyway (one walk costs less than two hashed lookups, and this runs
+    /// for every request).
+    pub fn offer(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if self.accept.is_none() && name == ACCEPT {
+            self.accept = Some(value.clone());
+        } else if self.request_id.is_none() && name == X_REQUEST_ID {
+            self.request_id = Some(value.clone());
+        }
     }
 
     /// For tests and callers that know the request id already.
@@ -49,13 +54,63 @@ impl ClientPrefs {
     }
 
     /// The client's X-Request-Id when it is safe to echo.
-    pub fn request_id(&self) -> Option<String> {
+    pub fn request_id(&self) -> Option<RequestId> {
         self.request_id
             .as_ref()
             .and_then(|v| v.to_str().ok())
-            .filter(|id| is_safe_id(id))
-            .map(str::to_owned)
+            .and_then(RequestId::parse)
     }
+}
+
+/// A correlation id that is safe to put into JSON, HTML and a header: 1 to 128 of ASCII
+/// letters, digits, `-`, `_`, `.`. Checked once when made, so nothing that writes it checks
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// A client's id, when it is safe to echo.
+    pub fn parse(id: &str) -> Option<RequestId> {
+        is_safe_id(id).then(|| RequestId(id.to_owned()))
+    }
+
+    /// A new id: 32 hex digits, a mix of a counter under a per-process random key, then a
+    /// random half fixed for the process's life. Unique within the process and practically
+    /// across processes; a correlation id, not a secret: it decides nothing.
+    pub fn generate() -> RequestId {
+        use std::hash::BuildHasher;
+        use std::sync::LazyLock;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static KEY: LazyLock<(u64, [u8; 16])> = LazyLock::new(|| {
+            let random = std::collections::hash_map::RandomState::new();
+            (random.hash_one(0u8), hex16(random.hash_one(1u8)))
+        });
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let (key, process) = &*KEY;
+        let mut id = [0u8; 32];
+        id[..16].copy_from_slice(&hex16(mix(n ^ key)));
+        id[16..].copy_from_slice(process);
+        // Every byte is an ASCII hex digit, so this never falls back.
+        RequestId(std::str::from_utf8(&id).unwrap_or_default().to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as a header value; its own bytes, no copy.
+    pub fn into_header_value(self) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(Bytes::from(self.0)).ok()
+    }
+}
+
+/// A bijection on 64-bit words that spreads every input bit over the output (the SplitMix64
+/// finaliser): distinct counters give distinct, unordered-looking ids for a few instructions.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,11 +163,16 @@ impl Flavor {
     }
 
     pub fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Flavor::Json => "application/json",
-            Flavor::Html => "text/html; charset=utf-8",
-            Flavor::Text => "text/plain; charset=utf-8",
-        })
+        // Constants: `from_static` checks its bytes when it runs, and in a `const` that happens
+        // at compile time, not for every generic body.
+        const JSON: HeaderValue = HeaderValue::from_static("application/json");
+        const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+        const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+        match self {
+            Flavor::Json => JSON,
+            Flavor::Html => HTML,
+            Flavor::Text => TEXT,
+        }
     }
 }
 
@@ -122,7 +182,7 @@ pub fn render_for(
     templates: &std::collections::BTreeMap<u16, Templates>,
     status: StatusCode,
     flavor: Flavor,
-    request_id: Option<&str>,
+    request_id: Option<&RequestId>,
 ) -> Bytes {
     let custom = templates.get(&status.as_u16()).and_then(|t| match flavor {
         Flavor::Json => t.json.as_deref(),
@@ -133,22 +193,19 @@ pub fn render_for(
         Some(t) => t
             .replace("{status}", status.as_str())
             .replace("{reason}", status.canonical_reason().unwrap_or("Error"))
-            .replace(
-                "{request_id}",
-                request_id.filter(|id| is_safe_id(id)).unwrap_or(""),
-            )
+            .replace("{request_id}", request_id.map_or("", RequestId::as_str))
             .into(),
         None => render(status, flavor, request_id),
     }
 }
 
 /// Request ids end up inside JSON and HTML: only a conservative alphabet is echoed.
-pub fn is_safe_id(id: &str) -> bool {
+fn is_safe_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(is_id_byte)
 }
 
-/// Bytes an echoed or generated request id may hold: ASCII letters, digits, `-`, `_`, `.`.
-/// A table, because every replaced body checks its id byte by byte.
+/// Bytes an echoed request id may hold: ASCII letters, digits, `-`, `_`, `.`. A table, because
+/// a client's id is checked byte by byte.
 #[inline]
 fn is_id_byte(b: u8) -> bool {
     const TABLE: [bool; 256] = {
@@ -164,32 +221,8 @@ fn is_id_byte(b: u8) -> bool {
     TABLE[b as usize]
 }
 
-/// A new correlation id: 128 bits as hex, a random per-process half and a counter under a
-/// per-process random key (SipHash) for the other (unique in the process, unpredictable
-/// outside it, no extra crate).
-pub fn new_request_id() -> String {
-    use std::hash::BuildHasher;
-    use std::sync::LazyLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static KEY: LazyLock<(std::collections::hash_map::RandomState, [u8; 16])> =
-        LazyLock::new(|| {
-            let key = std::collections::hash_map::RandomState::new();
-            // The counter never reaches u64::MAX, which keys the process half.
-            let process = hex16(key.hash_one(u64::MAX));
-            (key, process)
-        });
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let (key, process) = &*KEY;
-    let mut id = [0u8; 32];
-    id[..16].copy_from_slice(&hex16(key.hash_one(n)));
-    id[16..].copy_from_slice(process);
-    // Every byte is an ASCII hex digit, so this never falls back.
-    std::str::from_utf8(&id).unwrap_or_default().to_owned()
-}
-
 /// `word` as 16 lowercase hex digits. By hand: this runs for every replaced body, and the
-/// formatter costs more than the hashing.
+/// formatter costs more than the rest of making an id.
 fn hex16(word: u64) -> [u8; 16] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 16];
@@ -201,10 +234,10 @@ fn hex16(word: u64) -> [u8; 16] {
 }
 
 /// The built-in generic body for a status, e.g. `{"message":"Bad Gateway","request_id":"..."}`.
-pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&str>) -> Bytes {
+pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&RequestId>) -> Bytes {
     let reason = status.canonical_reason().unwrap_or("Error");
     let code = status.as_str();
-    let id = request_id.filter(|id| id.bytes().all(is_id_byte));
+    let id = request_id.map(RequestId::as_str);
     // Pieces appended into one buffer sized up front: this runs for every replaced body, and
     // the formatting machinery costs more than the copying.
     let pieces: [&str; 7] = match (flavor, id) {
@@ -240,6 +273,10 @@ pub fn render(status: StatusCode, flavor: Flavor, request_id: Option<&str>) -> B
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> Option<RequestId> {
+        RequestId::parse(s)
+    }
+
     fn accept(v: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, HeaderValue::from_static(v));
@@ -265,13 +302,13 @@ mod tests {
     fn json_body_is_generic() {
         let b = render(StatusCode::BAD_GATEWAY, Flavor::Json, None);
         assert_eq!(&b[..], br#"{"message":"Bad Gateway"}"#);
-        let b = render(StatusCode::FORBIDDEN, Flavor::Json, Some("r-1"));
+        let b = render(StatusCode::FORBIDDEN, Flavor::Json, id("r-1").as_ref());
         assert_eq!(&b[..], br#"{"message":"Forbidden","request_id":"r-1"}"#);
     }
 
     #[test]
     fn text_body_names_status_and_id() {
-        let b = render(StatusCode::FORBIDDEN, Flavor::Text, Some("r-1"));
+        let b = render(StatusCode::FORBIDDEN, Flavor::Text, id("r-1").as_ref());
         assert_eq!(&b[..], b"403 Forbidden\nrequest id: r-1\n");
         let b = render(StatusCode::GATEWAY_TIMEOUT, Flavor::Text, None);
         assert_eq!(&b[..], b"504 Gateway Timeout\n");
@@ -287,7 +324,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Json, Some("abc"));
+        let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Json, id("abc").as_ref());
         assert_eq!(&b[..], br#"{"error":"Forbidden","code":403,"id":"abc"}"#);
         let b = render_for(&t, StatusCode::FORBIDDEN, Flavor::Text, None);
         assert_eq!(&b[..], b"403 Forbidden\n");
@@ -301,10 +338,13 @@ mod tests {
 
     #[test]
     fn generated_ids_differ_and_are_safe() {
-        let a = new_request_id();
-        let b = new_request_id();
+        let a = RequestId::generate();
+        let b = RequestId::generate();
         assert_ne!(a, b);
-        assert!(is_safe_id(&a) && a.len() == 32);
+        let a = a.as_str();
+        assert!(is_safe_id(a) && a.len() == 32);
+        // The process half is shared, the counter half differs.
+        assert_eq!(a[16..], b.as_str()[16..]);
         assert!(
             a.bytes()
                 .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
@@ -314,7 +354,9 @@ mod tests {
 
     #[test]
     fn request_id_with_markup_is_not_echoed() {
-        let b = render(StatusCode::FORBIDDEN, Flavor::Html, Some("<script>"));
-        assert!(!String::from_utf8_lossy(&b).contains("<script>"));
+        for unsafe_id in ["<script>", "a\"b", "", &"x".repeat(129)] {
+            assert_eq!(RequestId::parse(unsafe_id), None, "{unsafe_id}");
+        }
+        assert!(RequestId::parse(&"x".repeat(128)).is_some());
     }
 }

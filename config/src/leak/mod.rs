@@ -405,17 +405,18 @@ impl DetectorSet {
             .any(|r| r.fires(&hits) && (!r.confirm || r.first_span(haystack, 0).is_some()))
     }
 
-    /// A detector that matches, if any: the detector of the leftmost leak in the text (gated
+    /// A detector that matches, if any: the detector of the leak that ends first in the text (gated
     /// and custom detectors, which need more than one pattern's match, are looked at when no
     /// other detector fires). For callers that must decide (and say why) but need no position:
     /// the search stops at the first leak. [`DetectorSet::first`] also finds where.
     pub fn which(&self, haystack: &[u8]) -> Option<&DetectorId> {
         let inner = &*self.inner;
-        // Where the leak ends and which pattern it is are enough here: a half search skips the
-        // reverse pass that would find where it starts.
+        // Which pattern matched is all this needs: a half search skips the reverse pass that
+        // would find where the leak starts, and `earliest` stops at the first byte that
+        // completes any match instead of scanning on for the longest one.
         if let Some(m) = inner
             .first
-            .search_half(&regex_automata::Input::new(haystack))
+            .search_half(&regex_automata::Input::new(haystack).earliest(true))
         {
             let rule = inner.first_rules[m.pattern().as_usize()];
             return Some(&inner.ids[inner.rules[rule].detector]);

@@ -21,7 +21,7 @@ use crate::upstream::UpstreamBody;
 use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body::Body;
 use pin_project_lite::pin_project;
 use rampart_config::{ErrorBodyMode, ErrorBodyPolicy, OverLimit};
 use tower_layer::Layer;
@@ -29,24 +29,11 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::decode::{self, Encoding};
-use crate::generic::{self, ClientPrefs};
+use crate::generic::{ClientPrefs, RequestId};
 use crate::header_map::remove_matching;
 use crate::layers::request_filter::RequestContext;
-use crate::layers::rescue::{ProxyGenerated, generic_over};
+use crate::layers::rescue::{ProxyGenerated, with_generic_body};
 use crate::metrics::Metrics;
-
-/// Headers that describe the replaced body and would be wrong for the generic one.
-const BODY_HEADERS: [header::HeaderName; 9] = [
-    header::HeaderName::from_static("content-md5"),
-    header::CONTENT_ENCODING,
-    header::CONTENT_LENGTH,
-    header::ETAG,
-    header::CONTENT_RANGE,
-    header::LAST_MODIFIED,
-    header::CONTENT_DISPOSITION,
-    header::CONTENT_LANGUAGE,
-    header::CONTENT_LOCATION,
-];
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorBodyLayer;
@@ -92,7 +79,7 @@ where
             .filter(|c| c.error_bodies().mode != ErrorBodyMode::Off)
             .map(|c| Meta {
                 policy: c.error_bodies().clone(),
-                prefs: ClientPrefs::of(req.headers()),
+                prefs: c.prefs.clone(),
                 head: req.method() == Method::HEAD,
                 metrics: c.runtime.metrics.clone(),
             });
@@ -103,14 +90,23 @@ where
     }
 }
 
-type Inspecting = Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
-
 pin_project! {
     #[project = Proj]
     pub enum ResponseFuture<F> {
         Waiting { #[pin] inner: F, meta: Option<Meta> },
-        Inspecting { fut: Inspecting },
+        // Boxed: it holds the upstream's head and body, and error responses are few, so the
+        // common case's future stays small (it is moved with every request).
+        Inspecting { read: Option<Box<Reading>> },
     }
+}
+
+/// A leaky-mode error response being read before the decision: its head, the rest of its
+/// body, and what arrived so far.
+struct Reading {
+    parts: http::response::Parts,
+    body: UpstreamBody,
+    so_far: Collected,
+    meta: Meta,
 }
 
 impl<F> Future for ResponseFuture<F>
@@ -149,86 +145,128 @@ where
                         };
                         return Poll::Ready(Ok(replace(res.map(|_| ()), &m, why, None)));
                     }
-                    // Leaky mode has to read the body before the head can be sent: error
-                    // responses are few, so this path may box.
+                    let (parts, body) = res.into_parts();
+                    let ResponseBody::Upstream(body) = body else {
+                        // Only upstream bodies can leak; anything else passes as it is.
+                        return Poll::Ready(Ok(Response::from_parts(parts, body)));
+                    };
+                    // Leaky mode has to read the body before the head can be sent.
                     self.set(ResponseFuture::Inspecting {
-                        fut: Box::pin(inspect(res, m)),
+                        read: Some(Box::new(Reading {
+                            parts,
+                            body,
+                            so_far: Collected::default(),
+                            meta: m,
+                        })),
                     });
                 }
-                Proj::Inspecting { fut } => return fut.as_mut().poll(cx).map(Ok),
+                Proj::Inspecting { read } => {
+                    let Some(r) = read.as_mut() else {
+                        // Polled after completion: a caller bug, and nothing left to give.
+                        return Poll::Pending;
+                    };
+                    let over = match r.read_up_to_limit(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(over) => over,
+                    };
+                    let Some(r) = read.take() else {
+                        return Poll::Pending;
+                    };
+                    return Poll::Ready(Ok(r.decide(over)));
+                }
             }
         }
     }
 }
 
-/// Reads the body up to the limit, decodes it, runs the detectors and decides.
-async fn inspect(res: Response<ResponseBody>, m: Meta) -> Response<ResponseBody> {
-    let (parts, body) = res.into_parts();
-    let ResponseBody::Upstream(mut body) = body else {
-        // Only upstream bodies can leak; anything else passes as it is.
-        return Response::from_parts(parts, body);
-    };
-    let limit = m.policy.inspect_limit;
-    let mut body_so_far = Collected::default();
-    let over = loop {
-        match body.frame().await {
-            None => break false,
-            Some(Err(e)) => {
-                // A body that broke mid-way cannot be vouched for: fail closed.
-                tracing::debug!(error = %e, "upstream error body ended with an error");
-                let head = Response::from_parts(parts, ());
-                let so_far = body_so_far.into_bytes();
-                return replace(head, &m, "upstream-body-error", Some(&so_far));
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    body_so_far.push(data);
-                    if body_so_far.len() > limit {
-                        break true;
+/// How a body read ended before the decision.
+enum ReadEnd {
+    Complete,
+    OverLimit,
+    Failed,
+}
+
+impl Reading {
+    /// Collects body pieces until the body ends, breaks, or passes the inspection limit.
+    fn read_up_to_limit(&mut self, cx: &mut Context<'_>) -> Poll<ReadEnd> {
+        let limit = self.meta.policy.inspect_limit;
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(ReadEnd::Complete),
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::debug!(error = %e, "upstream error body ended with an error");
+                    return Poll::Ready(ReadEnd::Failed);
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.so_far.push(data);
+                        if self.so_far.len() > limit {
+                            return Poll::Ready(ReadEnd::OverLimit);
+                        }
                     }
                 }
             }
         }
-    };
-    let raw = body_so_far.into_bytes();
-    if over {
-        return over_limit(parts, raw, body, &m, "over-inspect-limit");
     }
-    let encoding = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok());
-    let decoded = match Encoding::from_header(encoding) {
-        Some(Encoding::Identity) => Ok(raw.clone()),
-        Some(enc) => decode::decode(enc, &raw, m.policy.decoded_limit).map(Bytes::from),
-        None => {
-            let head = Response::from_parts(parts, ());
-            return replace(head, &m, "unknown-content-encoding", Some(&raw));
-        }
-    };
-    let text = match decoded {
-        Ok(t) => t,
-        Err(decode::DecodeError::TooLarge(_)) => {
-            let head = Response::from_parts(parts, ());
-            return replace(head, &m, "decoded-size-limit", Some(&raw));
-        }
-        Err(decode::DecodeError::Invalid(_)) => {
-            let head = Response::from_parts(parts, ());
-            return replace(head, &m, "undecodable-body", Some(&raw));
-        }
-    };
-    // Which detector fired is all the decision (and its log line) needs; where it fired is
-    // the verifier's business.
-    match m.policy.detectors.which(&text) {
-        Some(detector) => {
-            let head = Response::from_parts(parts, ());
-            replace(head, &m, detector.as_str(), Some(&text))
-        }
-        // Clean: the exact bytes the upstream sent, encoding and all.
-        None => Response::from_parts(
+
+    /// Decodes what was read, runs the detectors and answers: the generic body, or the exact
+    /// bytes the upstream sent.
+    fn decide(self, end: ReadEnd) -> Response<ResponseBody> {
+        let Reading {
             parts,
-            ResponseBody::Full(Some(raw).filter(|b| !b.is_empty())),
-        ),
+            body,
+            so_far,
+            meta: m,
+        } = self;
+        let raw = so_far.into_bytes();
+        match end {
+            ReadEnd::Complete => {}
+            // A body that broke mid-way cannot be vouched for: fail closed.
+            ReadEnd::Failed => {
+                let head = Response::from_parts(parts, ());
+                return replace(head, &m, "upstream-body-error", Some(&raw));
+            }
+            ReadEnd::OverLimit => return over_limit(parts, raw, body, &m, "over-inspect-limit"),
+        }
+        // A look along the few headers costs less than a hashed lookup.
+        let encoding = parts
+            .headers
+            .iter()
+            .find(|(name, _)| *name == header::CONTENT_ENCODING)
+            .and_then(|(_, v)| v.to_str().ok());
+        let decoded = match Encoding::from_header(encoding) {
+            Some(Encoding::Identity) => Ok(raw.clone()),
+            Some(enc) => decode::decode(enc, &raw, m.policy.decoded_limit).map(Bytes::from),
+            None => {
+                let head = Response::from_parts(parts, ());
+                return replace(head, &m, "unknown-content-encoding", Some(&raw));
+            }
+        };
+        let text = match decoded {
+            Ok(t) => t,
+            Err(decode::DecodeError::TooLarge(_)) => {
+                let head = Response::from_parts(parts, ());
+                return replace(head, &m, "decoded-size-limit", Some(&raw));
+            }
+            Err(decode::DecodeError::Invalid(_)) => {
+                let head = Response::from_parts(parts, ());
+                return replace(head, &m, "undecodable-body", Some(&raw));
+            }
+        };
+        // Which detector fired is all the decision (and its log line) needs; where it fired is
+        // the verifier's business.
+        match m.policy.detectors.which(&text) {
+            Some(detector) => {
+                let head = Response::from_parts(parts, ());
+                replace(head, &m, detector.as_str(), Some(&text))
+            }
+            // Clean: the exact bytes the upstream sent, encoding and all.
+            None => Response::from_parts(
+                parts,
+                ResponseBody::Full(Some(raw).filter(|b| !b.is_empty())),
+            ),
+        }
     }
 }
 
@@ -303,11 +341,11 @@ fn replace(
     why: &str,
     original: Option<&[u8]>,
 ) -> Response<ResponseBody> {
-    let (parts, ()) = head.into_parts();
-    let request_id = m.prefs.request_id().unwrap_or_else(generic::new_request_id);
+    let (mut parts, ()) = head.into_parts();
+    let request_id = m.prefs.request_id().unwrap_or_else(RequestId::generate);
     if let Some(original) = original {
         tracing::debug!(
-            request_id,
+            request_id = request_id.as_str(),
             status = parts.status.as_u16(),
             reason = why,
             original = %truncated(original),
@@ -315,32 +353,84 @@ fn replace(
         );
     } else {
         tracing::debug!(
-            request_id,
+            request_id = request_id.as_str(),
             status = parts.status.as_u16(),
             reason = why,
             "replaced an upstream error body"
         );
     }
-    let mut parts = parts;
-    remove_present(&mut parts.headers);
+    let flavor = m.prefs.flavor();
+    retarget_head(&mut parts.headers, flavor.content_type());
     m.metrics.body_replaced(why);
     // The upstream's head, kept where it carries what clients need, becomes the generic one.
-    generic_over(
-        parts,
-        m.prefs.flavor(),
-        m.head,
-        request_id,
-        &m.policy.templates,
-    )
+    with_generic_body(parts, flavor, m.head, request_id, &m.policy.templates)
 }
 
-/// Removes the old body's headers and `x-amzn-ErrorType` (it names the error class even when
-/// the policy keeps other AWS headers). One pass over the few headers present, then a removal
-/// only for those found, instead of a hashed lookup per name that might be there.
-fn remove_present(headers: &mut header::HeaderMap) {
-    remove_matching(headers, |k| {
-        BODY_HEADERS.contains(k) || k.as_str().eq_ignore_ascii_case("x-amzn-errortype")
-    });
+/// What the generic body does to one of the upstream's headers.
+#[derive(Debug, PartialEq, Eq)]
+enum OldHeader {
+    Keep,
+    /// Describes the old body (or, for `x-amzn-ErrorType`, names the error class even when the
+    /// policy keeps other AWS headers).
+    Drop,
+    ContentType,
+}
+
+impl OldHeader {
+    fn of(name: &header::HeaderName) -> OldHeader {
+        match name.as_str() {
+            "content-type" => OldHeader::ContentType,
+            "content-length"
+            | "content-encoding"
+            | "content-md5"
+            | "etag"
+            | "content-range"
+            | "last-modified"
+            | "content-disposition"
+            | "content-language"
+            | "content-location"
+            | "x-amzn-errortype" => OldHeader::Drop,
+            _ => OldHeader::Keep,
+        }
+    }
+}
+
+/// Turns the upstream's head into the generic body's: drops what described the old body and
+/// sets Content-Type to the generic one's. One walk over the few headers present: Content-Type
+/// is set where it stands and the names to drop are noted on the stack (the map cannot shrink
+/// while it is walked), then only those are removed, instead of a hashed lookup per name that
+/// might be there.
+fn retarget_head(headers: &mut header::HeaderMap, content_type: header::HeaderValue) {
+    const NOTED: usize = 8;
+    let mut doomed: [Option<header::HeaderName>; NOTED] = Default::default();
+    let mut noted = 0;
+    let mut more = false;
+    let mut content_types = 0;
+    for (name, value) in headers.iter_mut() {
+        match OldHeader::of(name) {
+            OldHeader::Keep => {}
+            OldHeader::Drop if noted < NOTED => {
+                doomed[noted] = Some(name.clone());
+                noted += 1;
+            }
+            OldHeader::Drop => more = true,
+            OldHeader::ContentType => {
+                content_types += 1;
+                *value = content_type.clone();
+            }
+        }
+    }
+    // A name with two values is noted twice; removing it again finds nothing.
+    for name in doomed.iter().flatten() {
+        headers.remove(name);
+    }
+    if more {
+        remove_matching(headers, |name| OldHeader::of(name) == OldHeader::Drop);
+    }
+    // None to set in place, or more than one: exactly ours.
+    if content_types != 1 {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
 }
 
 /// At most 1 KiB of the original, printable, for the debug log.

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
-use http::header::HOST;
+use http::header::{HOST, HeaderName};
 use rampart_config::{ErrorBodyPolicy, Route};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::generic::ClientPrefs;
 use crate::layers::header_policy::PolicyChoice;
 use crate::metrics::RouteStats;
 use crate::state::{Runtime, Shared};
+
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Facts about the client connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,8 @@ pub struct RequestContext {
     pub https: bool,
     /// The route's metric handles (or the unrouted ones).
     pub stats: Arc<RouteStats>,
+    /// What the client said about an error body it would want (Accept, X-Request-Id).
+    pub prefs: ClientPrefs,
 }
 
 impl RequestContext {
@@ -94,18 +99,28 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let runtime = self.shared.snapshot();
         let config = &runtime.config;
-        let host = req
-            .headers()
-            .get(HOST)
+        // One walk over the request's few headers for everything this phase and the error
+        // phases read (first value of each), instead of a hashed lookup per name.
+        let mut host = None;
+        let mut forwarded_proto = None;
+        let mut prefs = ClientPrefs::default();
+        for (name, value) in req.headers() {
+            if name == HOST {
+                host = host.or(Some(value));
+            } else if name == X_FORWARDED_PROTO {
+                forwarded_proto = forwarded_proto.or(Some(value));
+            } else {
+                prefs.offer(name, value);
+            }
+        }
+        let host = host
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().authority().map(|a| a.as_str()));
         let route = config.routes.select(host, req.uri().path()).cloned();
         let trusted_peer = config.server.is_trusted(self.conn.peer.ip());
         let https = self.conn.tls
             || (trusted_peer
-                && req
-                    .headers()
-                    .get("x-forwarded-proto")
+                && forwarded_proto
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.split(',').next())
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")));
@@ -122,6 +137,7 @@ where
             conn: self.conn,
             trusted_peer,
             https,
+            prefs,
         });
         self.inner.call(req)
     }

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -17,7 +16,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::ProxyError;
-use crate::generic::{self, ClientPrefs, Flavor};
+use crate::generic::{self, ClientPrefs, Flavor, RequestId};
 use crate::layers::request_filter::RequestContext;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,13 +58,12 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let ctx = req.extensions().get::<RequestContext>();
         let meta = ErrorMeta {
-            prefs: ClientPrefs::of(req.headers()),
+            // Without a context (the layer used on its own), what the request says directly.
+            prefs: ctx.map_or_else(|| ClientPrefs::of(req.headers()), |c| c.prefs.clone()),
             head: req.method() == Method::HEAD,
-            templates: req
-                .extensions()
-                .get::<RequestContext>()
-                .map(|c| c.error_bodies().clone()),
+            templates: ctx.map(|c| c.error_bodies().clone()),
         };
         ResponseFuture {
             inner: self.inner.call(req),
@@ -106,14 +104,16 @@ where
                     templates: None,
                 });
                 let status = e.status();
-                let request_id = meta
-                    .prefs
-                    .request_id()
-                    .unwrap_or_else(generic::new_request_id);
+                let request_id = meta.prefs.request_id().unwrap_or_else(RequestId::generate);
                 if status == StatusCode::NOT_FOUND {
-                    tracing::debug!(error = %e, request_id, "no route");
+                    tracing::debug!(error = %e, request_id = request_id.as_str(), "no route");
                 } else {
-                    tracing::warn!(error = %e, source = e.source_kind(), request_id, "request failed");
+                    tracing::warn!(
+                        error = %e,
+                        source = e.source_kind(),
+                        request_id = request_id.as_str(),
+                        "request failed"
+                    );
                 }
                 let empty = BTreeMap::new();
                 let templates = meta.templates.as_ref().map_or(&empty, |t| &t.templates);
@@ -137,39 +137,37 @@ pub fn generic_response(
     status: StatusCode,
     flavor: Flavor,
     head: bool,
-    request_id: String,
+    request_id: RequestId,
     templates: &BTreeMap<u16, Templates>,
 ) -> Response<ResponseBody> {
     let (mut parts, ()) = Response::new(()).into_parts();
     parts.status = status;
-    let mut res = generic_over(parts, flavor, head, request_id, templates);
+    parts.headers.insert(CONTENT_TYPE, flavor.content_type());
+    let mut res = with_generic_body(parts, flavor, head, request_id, templates);
     res.extensions_mut().insert(ProxyGenerated);
     res
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The generic body for `parts.status` over an existing head: its other headers are kept as they
-/// are (the caller decides which go), Content-Type, Content-Length and X-Request-Id are set.
-pub fn generic_over(
+/// The generic body for `parts.status` over a head that says so already: Content-Type is the
+/// flavor's and no Content-Length is left (the caller cleared the old body's headers in its own
+/// walk). Sets X-Request-Id, and Content-Length on HEAD.
+pub fn with_generic_body(
     mut parts: http::response::Parts,
     flavor: Flavor,
     head: bool,
-    request_id: String,
+    request_id: RequestId,
     templates: &BTreeMap<u16, Templates>,
 ) -> Response<ResponseBody> {
     let body = generic::render_for(templates, parts.status, flavor, Some(&request_id));
     let h = &mut parts.headers;
-    h.insert(CONTENT_TYPE, flavor.content_type());
     if head {
         // A HEAD response's Content-Length describes the body a GET would get. Otherwise the
         // body's exact size states it (both HTTP/1.1 writers and HTTP/2 use that).
         h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    } else {
-        h.remove(CONTENT_LENGTH);
     }
-    // The id's own bytes become the header value: no copy.
-    if let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+    if let Some(id) = request_id.into_header_value() {
         h.insert(&X_REQUEST_ID, id);
     }
     let body = if head {
@@ -240,7 +238,12 @@ mod tests {
             .unwrap();
         let res = rescued(|| ProxyError::NoRoute, req).await;
         assert_eq!(res.headers()["x-request-id"], "abc-1");
-        let expected = generic::render(StatusCode::NOT_FOUND, Flavor::Json, Some("abc-1")).len();
+        let expected = generic::render(
+            StatusCode::NOT_FOUND,
+            Flavor::Json,
+            RequestId::parse("abc-1").as_ref(),
+        )
+        .len();
         assert_eq!(res.headers()[CONTENT_LENGTH], expected.to_string().as_str());
         assert!(
             res.into_body()
