@@ -261,3 +261,51 @@ async fn connection_limit_holds_new_clients_until_a_slot_frees() {
         .unwrap();
     assert_eq!(res.status, 200);
 }
+
+/// The access log says what the upstream answered, and says nothing of an upstream for the
+/// proxy's own answers: a replaced error body keeps the upstream's status, a 502 has none.
+#[tokio::test]
+async fn access_log_names_the_upstream_status_only_when_an_upstream_answered() {
+    let origin = crate::support::origin::TestOrigin::start().await;
+    let dead = dead_upstream().await;
+    let dir = crate::support::temp::TempDir::new();
+    let cfg = dir.write(
+        "rampart.toml",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[[routes]]\npath_prefix = \"/down\"\nupstream = \"{dead}\"\n[[routes]]\nupstream = \"{}\"\n",
+            origin.url()
+        ),
+    );
+    let (proxy, addr) =
+        crate::support::bin::ProxyProcess::spawn(&["--config", cfg.to_str().unwrap()]);
+    for (path, status) in [
+        ("/ok", 200),
+        ("/?status=403&body=arn:aws:iam::123456789012:role/x", 403),
+        ("/down/x", 502),
+    ] {
+        let res = raw_exchange(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert_eq!(res.status, status, "{path}");
+    }
+    let wait = Duration::from_secs(10);
+    let ok = proxy
+        .wait_for_log("path=\"/ok\"", wait)
+        .unwrap_or_else(|| panic!("no line for /ok:\n{}", proxy.stderr()));
+    assert!(ok.contains("rampart::access"), "{ok}");
+    assert!(ok.contains("method=GET"), "{ok}");
+    assert!(ok.contains(" status=200 upstream_status=200"), "{ok}");
+    assert!(ok.contains("latency_ms=") && ok.contains("bytes="), "{ok}");
+    let replaced = proxy
+        .wait_for_log("status=403", wait)
+        .expect("a line for the 403");
+    assert!(replaced.contains("upstream_status=403"), "{replaced}");
+    let failed = proxy
+        .wait_for_log("path=\"/down/x\"", wait)
+        .unwrap_or_else(|| panic!("no line for /down/x:\n{}", proxy.stderr()));
+    assert!(failed.contains(" status=502"), "{failed}");
+    assert!(!failed.contains("upstream_status"), "{failed}");
+    assert!(failed.contains("failure=\"upstream\""), "{failed}");
+}

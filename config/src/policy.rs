@@ -260,11 +260,24 @@ impl RemoveSet {
             || self.matches_prefix(s)
     }
 
+    /// [`RemoveSet::matches`] for a name not yet made a `HeaderName` (which, for a name that is
+    /// not a standard header, costs an allocation): `name` in lowercase bytes.
+    pub fn matches_lowercase(&self, name: &[u8]) -> bool {
+        self.by_len
+            .get(name.len())
+            .is_some_and(|bucket| bucket.iter().any(|n| n.as_str().as_bytes() == name))
+            || self.matches_prefix_bytes(name)
+    }
+
     /// True when a `name*` entry covers `name` (lowercase).
     pub fn matches_prefix(&self, name: &str) -> bool {
-        let first = name.as_bytes().first().copied().unwrap_or(0);
+        self.matches_prefix_bytes(name.as_bytes())
+    }
+
+    fn matches_prefix_bytes(&self, name: &[u8]) -> bool {
+        let first = name.first().copied().unwrap_or(0);
         first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
-            let word = first_word(name.as_bytes());
+            let word = first_word(name);
             self.prefixes.iter().any(|p| p.matches(name, word))
         }
     }
@@ -318,10 +331,10 @@ impl Prefix {
     }
 
     #[inline]
-    fn matches(&self, name: &str, word: u64) -> bool {
+    fn matches(&self, name: &[u8], word: u64) -> bool {
         word & self.mask == self.head
             && name.len() >= self.text.len()
-            && (self.text.len() <= 8 || name.starts_with(self.text.as_str()))
+            && (self.text.len() <= 8 || name.starts_with(self.text.as_bytes()))
     }
 }
 
@@ -461,6 +474,35 @@ fn lower_static(t: TypedHeader) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_set_answers_the_same_for_raw_lowercase_names() {
+        let mut set = RemoveSet::default();
+        for exact in ["x-powered-by", "server", "x-aspnet-version"] {
+            set.insert_exact(HeaderName::from_static(exact));
+        }
+        set.insert_prefix("x-amzn-".into());
+        set.insert_prefix("x-datadog-".into());
+        for name in [
+            "x-powered-by",
+            "x-powered-byx",
+            "x-powered-b",
+            "server",
+            "x-aspnet-version",
+            "x-amzn-requestid",
+            "x-amzn",
+            "x-datadog-trace-id",
+            "x-datadog",
+            "content-type",
+            "x-request-id",
+        ] {
+            assert_eq!(
+                set.matches_lowercase(name.as_bytes()),
+                set.matches(&HeaderName::from_static(name)),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn remove_prefixes_match_by_first_byte_then_prefix() {

@@ -18,7 +18,6 @@ use crate::body::ResponseBody;
 use crate::error::ProxyError;
 use crate::header_map::remove_matching;
 use crate::hop;
-use crate::layers::access_log::UpstreamStatus;
 use crate::layers::request_filter::RequestContext;
 use crate::upstream::Upgraded;
 
@@ -153,7 +152,7 @@ where
             req,
             extra_lines,
             timeout,
-            &|name| remove.matches(name),
+            &|name| remove.matches_lowercase(name),
             room,
         )
         .await
@@ -179,7 +178,6 @@ where
         }
     }
     // Otherwise the upstream client already left hop-by-hop headers out.
-    res.extensions_mut().insert(UpstreamStatus(status));
     Ok(res.map(ResponseBody::Upstream))
 }
 

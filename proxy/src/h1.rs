@@ -32,8 +32,14 @@ use crate::layers::policy_lines::{DeferredLines, Lines};
 
 /// Header lines per request; more is answered with 431, as hyper does.
 const MAX_HEADERS: usize = 100;
-/// A first read this large covers any ordinary request head in one system call.
-const READ_SIZE: usize = 4096;
+/// A first read this large covers an ordinary request head in one system call (nginx's
+/// `client_header_buffer_size` default is the same); a larger head takes another read. Kept
+/// within the allocator's small sizes: the buffer is taken for each request (an idle connection
+/// holds none), and mimalloc serves a larger block through its slower path every time.
+const READ_SIZE: usize = 1024;
+/// Room in the response head buffer for what the writer adds itself: status line, Date,
+/// Content-Length or Transfer-Encoding, Connection, the blank line.
+const WRITER_ROOM: usize = 160;
 /// Body pieces up to this size are copied next to the head so both leave in one write.
 const COALESCE: usize = 16 * 1024;
 /// How an HTTP/2 connection with prior knowledge (h2c) starts.
@@ -398,7 +404,23 @@ where
         || status == StatusCode::NOT_MODIFIED;
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
-    let mut out = Vec::with_capacity(1024 + lines.map_or(0, Lines::len));
+    // Sized from what goes in (a small body is copied in after the head), not a round guess:
+    // an allocation over 1 KiB takes mimalloc's slow path, and most heads fit under it.
+    let body_room = match length {
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= COALESCE)
+            .unwrap_or(0),
+        // A streamed body's first piece, when small, joins the head.
+        None => 1024,
+    };
+    let origin_lines: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let mut out =
+        Vec::with_capacity(WRITER_ROOM + origin_lines + lines.map_or(0, Lines::len) + body_room);
     status_line(&mut out, status);
     // A HEAD or 304 response's Content-Length describes the representation, not this
     // message: it passes as it is. Otherwise framing is ours to state, from the body we send.

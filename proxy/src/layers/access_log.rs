@@ -14,11 +14,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::layers::request_filter::RequestContext;
-use crate::layers::rescue::FailureSource;
-
-/// The upstream's status, attached to responses that came from the upstream.
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamStatus(pub StatusCode);
+use crate::layers::rescue::{FailureSource, ProxyGenerated};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccessLogLayer;
@@ -102,7 +98,13 @@ where
                 route: p.route,
                 start: p.start,
                 status: res.status(),
-                upstream_status: res.extensions().get::<UpstreamStatus>().map(|u| u.0),
+                // Every response but the proxy's own carries the upstream's status (the error
+                // body filter keeps it when it replaces a body).
+                upstream_status: res
+                    .extensions()
+                    .get::<ProxyGenerated>()
+                    .is_none()
+                    .then(|| res.status()),
                 failure: res.extensions().get::<FailureSource>().map(|f| f.0),
                 bytes: 0,
             })

@@ -27,11 +27,12 @@ use tower_service::Service;
 
 use super::policy_lines::{DeferredLines, strip_for_lines};
 use crate::header_map::remove_matching;
+use crate::layers::request_filter::RequestContext;
 use crate::metrics::HeaderCounts;
 
-/// Which policy a request gets and whether its client connection is HTTPS; inserted into the
-/// request's extensions by whoever knows (the proxy's request filter). It wins over the layer's
-/// own policy.
+/// Which policy a request gets and whether its client connection is HTTPS, for the layer used
+/// on its own: inserted into the request's extensions by whoever knows, it wins over the
+/// layer's own policy. In the proxy's stack the request filter's [`RequestContext`] says it.
 #[derive(Debug, Clone)]
 pub struct PolicyChoice {
     pub policy: Arc<HeaderPolicy>,
@@ -181,12 +182,16 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (policy, https) = match req.extensions().get::<PolicyChoice>() {
-            Some(c) => (c.policy.clone(), c.https),
-            None => (
+        let ext = req.extensions();
+        let (policy, https) = if let Some(c) = ext.get::<RequestContext>() {
+            (c.policy.clone(), c.https)
+        } else if let Some(c) = ext.get::<PolicyChoice>() {
+            (c.policy.clone(), c.https)
+        } else {
+            (
                 self.policy.clone(),
                 req.uri().scheme() == Some(&http::uri::Scheme::HTTPS),
-            ),
+            )
         };
         let deferred = self.deferred.as_ref().filter(|d| d.claim()).cloned();
         ResponseFuture {

@@ -147,8 +147,9 @@ impl Endpoint {
     /// already formatted as `name: value\r\n` lines) and returns the response
     /// with its body streaming from the connection. `response_timeout` bounds sending the
     /// request and receiving the response head.
-    /// Response headers for which `drop` is true are left out (the policy's remove list:
-    /// cheaper never to add them than to remove them later), as are hop-by-hop ones. The
+    /// Response headers for which `drop` is true (given the name in lowercase) are left out
+    /// (the policy's remove list: cheaper never to add them than to remove them later), as are
+    /// hop-by-hop ones. The
     /// response's header map has room for `room` more headers (the policy's
     /// [`max_headers_added`](rampart_config::HeaderPolicy::max_headers_added)), so adding them
     /// does not grow it.
@@ -157,7 +158,7 @@ impl Endpoint {
         req: Request<B>,
         extra_lines: &[&[u8]],
         response_timeout: Duration,
-        drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+        drop: &(dyn Fn(&[u8]) -> bool + Sync),
         room: usize,
     ) -> Result<Response<UpstreamBody>, UpstreamError>
     where
@@ -253,7 +254,7 @@ impl Endpoint {
 /// connection. For benches and tests that need a map shaped like a proxied response's.
 pub fn parse_response_headers(
     raw: &[u8],
-    drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+    drop: &(dyn Fn(&[u8]) -> bool + Sync),
     room: usize,
 ) -> Result<http::HeaderMap, UpstreamError> {
     let mut buf = BytesMut::from(raw);
@@ -331,7 +332,7 @@ where
 /// forwarded. A 101 is final.
 async fn read_head(
     conn: &mut Conn,
-    drop: &(dyn Fn(&http::HeaderName) -> bool + Sync),
+    drop: &(dyn Fn(&[u8]) -> bool + Sync),
     room: usize,
 ) -> Result<codec::Head, UpstreamError> {
     loop {
