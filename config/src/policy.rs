@@ -237,8 +237,8 @@ pub struct HeaderPolicy {
 /// and a couple of comparisons per name instead of one hash lookup per listed header.
 #[derive(Debug, Clone, Default)]
 pub struct RemoveSet {
-    /// Exact names, bucketed by length.
-    by_len: Vec<Vec<HeaderName>>,
+    /// Exact names, bucketed by length, each with its [`folded`] words.
+    by_len: Vec<Vec<(Folded, HeaderName)>>,
     /// Lowercase prefixes from `name*` entries.
     prefixes: Vec<Prefix>,
     /// Bit b set when some prefix starts with byte b (all set for an empty prefix): most names
@@ -256,29 +256,36 @@ impl RemoveSet {
         let s = name.as_str();
         self.by_len
             .get(s.len())
-            .is_some_and(|bucket| bucket.iter().any(|n| n == name))
+            .is_some_and(|bucket| bucket.iter().any(|(_, n)| n == name))
             || self.matches_prefix(s)
     }
 
     /// [`RemoveSet::matches`] for a name not yet made a `HeaderName` (which, for a name that is
-    /// not a standard header, costs an allocation): `name` in lowercase bytes.
-    pub fn matches_lowercase(&self, name: &[u8]) -> bool {
-        self.by_len
-            .get(name.len())
-            .is_some_and(|bucket| bucket.iter().any(|n| n.as_str().as_bytes() == name))
-            || self.matches_prefix_bytes(name)
+    /// not a standard header, costs an allocation): `name` as a peer spelled it, in any case.
+    /// Names of the same length are told apart by two folded words, then confirmed bytewise.
+    pub fn matches_any_case(&self, name: &[u8]) -> bool {
+        self.by_len.get(name.len()).is_some_and(|bucket| {
+            let key = folded(name);
+            bucket
+                .iter()
+                .any(|(k, n)| *k == key && n.as_str().as_bytes().eq_ignore_ascii_case(name))
+        }) || {
+            let first = name.first().copied().unwrap_or(0).to_ascii_lowercase();
+            first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
+                let word = first_word(name) | CASE_BITS;
+                self.prefixes.iter().any(|p| p.matches_any_case(name, word))
+            }
+        }
     }
 
     /// True when a `name*` entry covers `name` (lowercase).
     pub fn matches_prefix(&self, name: &str) -> bool {
-        self.matches_prefix_bytes(name.as_bytes())
-    }
-
-    fn matches_prefix_bytes(&self, name: &[u8]) -> bool {
-        let first = name.first().copied().unwrap_or(0);
+        let first = name.as_bytes().first().copied().unwrap_or(0);
         first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
-            let word = first_word(name);
-            self.prefixes.iter().any(|p| p.matches(name, word))
+            let word = first_word(name.as_bytes());
+            self.prefixes
+                .iter()
+                .any(|p| p.matches(name.as_bytes(), word))
         }
     }
 
@@ -293,7 +300,7 @@ impl RemoveSet {
 
     /// The exact (not prefix) names on the list.
     pub fn exact_names(&self) -> impl Iterator<Item = &HeaderName> {
-        self.by_len.iter().flatten()
+        self.by_len.iter().flatten().map(|(_, n)| n)
     }
 
     fn insert_exact(&mut self, name: HeaderName) {
@@ -301,7 +308,7 @@ impl RemoveSet {
         if self.by_len.len() <= len {
             self.by_len.resize_with(len + 1, Vec::new);
         }
-        self.by_len[len].push(name);
+        self.by_len[len].push((folded(name.as_str().as_bytes()), name));
     }
 }
 
@@ -336,6 +343,33 @@ impl Prefix {
             && name.len() >= self.text.len()
             && (self.text.len() <= 8 || name.starts_with(self.text.as_bytes()))
     }
+
+    /// [`Prefix::matches`] for a name in any case; `word` is its first word with
+    /// [`CASE_BITS`] set. Setting that bit lowercases letters and leaves `-` and digits alone,
+    /// but also pairs a few other bytes (`^` with `~`, `_` with DEL), so a word match is
+    /// confirmed bytewise.
+    #[inline]
+    fn matches_any_case(&self, name: &[u8], word: u64) -> bool {
+        word & self.mask == (self.head | CASE_BITS) & self.mask
+            && name.len() >= self.text.len()
+            && name[..self.text.len()].eq_ignore_ascii_case(self.text.as_bytes())
+    }
+}
+
+/// Bit 5 of every byte: set, it makes an ASCII letter lowercase.
+const CASE_BITS: u64 = 0x2020_2020_2020_2020;
+
+/// A name's first and last 8 bytes (overlapping when shorter than 16) with [`CASE_BITS`] set:
+/// equal for two spellings of one name, and for two names of one length nearly always
+/// different.
+type Folded = (u64, u64);
+
+fn folded(name: &[u8]) -> Folded {
+    let last = name.len().saturating_sub(8);
+    (
+        first_word(name) | CASE_BITS,
+        first_word(&name[last..]) | CASE_BITS,
+    )
 }
 
 /// The first 8 bytes of `b` as a little-endian word, zero-padded.
@@ -476,7 +510,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remove_set_answers_the_same_for_raw_lowercase_names() {
+    fn remove_set_answers_the_same_for_names_in_any_case() {
         let mut set = RemoveSet::default();
         for exact in ["x-powered-by", "server", "x-aspnet-version"] {
             set.insert_exact(HeaderName::from_static(exact));
@@ -497,11 +531,25 @@ mod tests {
             "x-request-id",
         ] {
             assert_eq!(
-                set.matches_lowercase(name.as_bytes()),
+                set.matches_any_case(name.as_bytes()),
                 set.matches(&HeaderName::from_static(name)),
                 "{name}"
             );
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(
+                set.matches_any_case(upper.as_bytes()),
+                set.matches(&HeaderName::from_static(name)),
+                "{upper}"
+            );
         }
+        // Bytes the case bit pairs up are told apart.
+        let mut odd = RemoveSet::default();
+        odd.insert_prefix("x^".into());
+        assert!(odd.matches_any_case(b"X^y"));
+        assert!(!odd.matches_any_case(b"x~y"));
+        odd.insert_exact(HeaderName::from_static("a_b"));
+        assert!(odd.matches_any_case(b"A_B"));
+        assert!(!odd.matches_any_case(b"a\x7fb"));
     }
 
     #[test]

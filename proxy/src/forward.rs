@@ -120,9 +120,14 @@ where
         .ok_or_else(|| ProxyError::Internal("the route has no upstream endpoint".to_owned()))?;
     let timeout = settings.timeouts.upstream_response;
     // The route's policy would strip these from the response anyway (see header_policy), and
-    // adds its headers to the map: room for them is reserved now, so that does not grow it.
+    // adds its headers to the map unless the head writer adds them as lines: room for them is
+    // reserved now, so that does not grow it.
     let remove = &route.policy.remove;
-    let room = route.policy.max_headers_added();
+    let room = if ctx.policy_in_lines {
+        0
+    } else {
+        route.policy.max_headers_added()
+    };
     let sent = std::time::Instant::now();
     let mut ip_buf = [0u8; IP_TEXT_MAX];
     let pieces: [&[u8]; 8];
@@ -152,7 +157,7 @@ where
             req,
             extra_lines,
             timeout,
-            &|name| remove.matches_lowercase(name),
+            &|name| remove.matches_any_case(name),
             room,
         )
         .await

@@ -181,19 +181,20 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let ext = req.extensions();
-        let (policy, https) = if let Some(c) = ext.get::<RequestContext>() {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let deferred = self.deferred.as_ref().filter(|d| d.claim()).cloned();
+        let uri_https = req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+        let ext = req.extensions_mut();
+        let (policy, https) = if let Some(c) = ext.get_mut::<RequestContext>() {
+            // The upstream phase sizes the response's map by this: lines written by the head
+            // writer need no room in it.
+            c.policy_in_lines = deferred.is_some() && c.policy.renders();
             (c.policy.clone(), c.https)
         } else if let Some(c) = ext.get::<PolicyChoice>() {
             (c.policy.clone(), c.https)
         } else {
-            (
-                self.policy.clone(),
-                req.uri().scheme() == Some(&http::uri::Scheme::HTTPS),
-            )
+            (self.policy.clone(), uri_https)
         };
-        let deferred = self.deferred.as_ref().filter(|d| d.claim()).cloned();
         ResponseFuture {
             inner: self.inner.call(req),
             policy: Some(policy),

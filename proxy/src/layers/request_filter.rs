@@ -42,6 +42,9 @@ pub struct RequestContext {
     /// The header policy for this request (the header-policy layer reads it here rather than
     /// from a separate extension: one allocation less per request).
     pub policy: Arc<HeaderPolicy>,
+    /// The header-policy layer leaves its lines to the HTTP/1.1 head writer (set by that
+    /// layer): the response's header map needs no room for them.
+    pub policy_in_lines: bool,
 }
 
 impl RequestContext {
@@ -140,6 +143,7 @@ where
             https,
             prefs,
             policy,
+            policy_in_lines: false,
         });
         self.inner.call(req)
     }

@@ -13,8 +13,6 @@ use super::error::UpstreamError;
 const MAX_HEADERS: usize = 128;
 /// Header lines whose bookkeeping a response head keeps on the stack.
 const INLINE_SPANS: usize = 32;
-/// Header names up to this long are lowercased on the stack before the remove list is asked.
-const LOWER_NAME_MAX: usize = 64;
 
 /// Writes `METHOD target HTTP/1.1`, the headers and the blank line into `out`.
 pub(crate) fn encode_head(
@@ -93,8 +91,8 @@ fn is_hop_by_hop(name: &[u8], status: u16) -> bool {
 }
 
 /// Parses a response head from the front of `buf`, removing it. `Ok(None)`: incomplete.
-/// Headers for which `drop` says true (the policy's remove list; it is given the name in
-/// lowercase) are never added to the map, which has room for `room` more (the policy's
+/// Headers for which `drop` says true (the policy's remove list; it is given the name as the
+/// upstream spelled it, in any case) are never added to the map, which has room for `room` more (the policy's
 /// headers: adding them then allocates nothing).
 pub(crate) fn parse_head(
     buf: &mut BytesMut,
@@ -199,7 +197,11 @@ pub(crate) fn parse_head(
             }
         }
         let (ns, ne, vs, ve) = crate::wire::header_span(base, name, h.value);
-        *span = (ns, ne, vs, ve, !is_hop_by_hop(name, status.as_u16()));
+        // `drop` is asked before a `HeaderName` exists (a name that is not a standard header
+        // costs an allocation, and the names the policy removes, X-Powered-By and x-amzn-*,
+        // are such names), and before the map is sized.
+        let keep = !is_hop_by_hop(name, status.as_u16()) && !drop(name);
+        *span = (ns, ne, vs, ve, keep);
     }
     let named = &named[..named_count];
     if !named.is_empty() {
@@ -208,31 +210,16 @@ pub(crate) fn parse_head(
             span.4 &= !named.iter().any(|t| t.eq_ignore_ascii_case(name));
         }
     }
+    let kept = spans.iter().filter(|span| span.4).count();
     let raw = buf.split_to(len).freeze();
-    // One allocation of the map, large enough for the policy's headers too: a map sized for
-    // the upstream's alone would be grown (reallocated) by the first header the policy adds.
-    head.headers.reserve(n + room);
-    // Names are lowercased here so `drop` is asked before a `HeaderName` exists: a name that
-    // is not a standard header costs an allocation, and the names the policy removes
-    // (X-Powered-By, x-amzn-*) are such names.
-    let mut lower = [0u8; LOWER_NAME_MAX];
+    // One allocation of the map, sized for what it will hold, the policy's headers included
+    // (`room`, none when the head writer adds them as lines): a map grown later is reallocated,
+    // and one sized for every line the upstream sent would often be over the allocator's small
+    // sizes for nothing.
+    head.headers.reserve(kept + room);
     for &(ns, ne, vs, ve, _) in spans.iter().filter(|span| span.4) {
-        let raw_name = &raw[ns as usize..ne as usize];
-        let name = if let Some(lower) = lower.get_mut(..raw_name.len()) {
-            for (l, r) in lower.iter_mut().zip(raw_name) {
-                *l = r.to_ascii_lowercase();
-            }
-            if drop(lower) {
-                continue;
-            }
-            HeaderName::from_bytes(lower)
-        } else {
-            HeaderName::from_bytes(raw_name)
-        }
-        .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
-        if raw_name.len() > LOWER_NAME_MAX && drop(name.as_str().as_bytes()) {
-            continue;
-        }
+        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
+            .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
             .map_err(|_| UpstreamError::Malformed("invalid header value"))?;
         head.headers.append(name, value);
@@ -341,9 +328,14 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\nUpgrade: h2c\r\nX-Powered-By: Express\r\nX-Kept: k\r\n\r\n",
         );
-        let h = parse_head(&mut buf, 65536, &|n| n == b"x-powered-by", 0)
-            .unwrap()
-            .unwrap();
+        let h = parse_head(
+            &mut buf,
+            65536,
+            &|n| n.eq_ignore_ascii_case(b"x-powered-by"),
+            0,
+        )
+        .unwrap()
+        .unwrap();
         let names: Vec<&str> = h.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-kept"]);
         assert_eq!(response_framing(&Method::GET, &h), Framing::Chunked);

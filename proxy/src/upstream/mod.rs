@@ -147,7 +147,7 @@ impl Endpoint {
     /// already formatted as `name: value\r\n` lines) and returns the response
     /// with its body streaming from the connection. `response_timeout` bounds sending the
     /// request and receiving the response head.
-    /// Response headers for which `drop` is true (given the name in lowercase) are left out
+    /// Response headers for which `drop` is true (given the name in any case) are left out
     /// (the policy's remove list: cheaper never to add them than to remove them later), as are
     /// hop-by-hop ones. The
     /// response's header map has room for `room` more headers (the policy's
