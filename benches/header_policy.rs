@@ -58,7 +58,7 @@ fn strict() -> Arc<HeaderPolicy> {
 fn upstream_map(policy: &HeaderPolicy) -> HeaderMap {
     parse_response_headers(
         ORIGIN_HEAD,
-        &|n| policy.remove.matches(n),
+        &|n| policy.remove.matches_any_case(n),
         policy.max_headers_added(),
     )
     .unwrap()

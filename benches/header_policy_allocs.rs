@@ -90,7 +90,7 @@ fn strict() -> HeaderPolicy {
 fn upstream_map(policy: &HeaderPolicy, raw: &str) -> HeaderMap {
     parse_response_headers(
         raw.as_bytes(),
-        &|n| policy.remove.matches(n),
+        &|n| policy.remove.matches_any_case(n),
         policy.max_headers_added(),
     )
     .unwrap()
