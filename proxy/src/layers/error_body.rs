@@ -143,7 +143,8 @@ where
                         } else {
                             "mode-always"
                         };
-                        return Poll::Ready(Ok(replace(res.map(|_| ()), &m, why, None)));
+                        let (parts, _) = res.into_parts();
+                        return Poll::Ready(Ok(replace(parts, &m, why, None)));
                     }
                     let (parts, body) = res.into_parts();
                     let ResponseBody::Upstream(body) = body else {
@@ -223,10 +224,7 @@ impl Reading {
         match end {
             ReadEnd::Complete => {}
             // A body that broke mid-way cannot be vouched for: fail closed.
-            ReadEnd::Failed => {
-                let head = Response::from_parts(parts, ());
-                return replace(head, &m, "upstream-body-error", Some(&raw));
-            }
+            ReadEnd::Failed => return replace(parts, &m, "upstream-body-error", Some(&raw)),
             ReadEnd::OverLimit => return over_limit(parts, raw, body, &m, "over-inspect-limit"),
         }
         // A look along the few headers costs less than a hashed lookup.
@@ -235,32 +233,25 @@ impl Reading {
             .iter()
             .find(|(name, _)| *name == header::CONTENT_ENCODING)
             .and_then(|(_, v)| v.to_str().ok());
+        // Identity (nearly every error body) is inspected where it lies.
         let decoded = match Encoding::from_header(encoding) {
-            Some(Encoding::Identity) => Ok(raw.clone()),
-            Some(enc) => decode::decode(enc, &raw, m.policy.decoded_limit).map(Bytes::from),
-            None => {
-                let head = Response::from_parts(parts, ());
-                return replace(head, &m, "unknown-content-encoding", Some(&raw));
-            }
+            Some(Encoding::Identity) => None,
+            Some(enc) => match decode::decode(enc, &raw, m.policy.decoded_limit) {
+                Ok(text) => Some(text),
+                Err(decode::DecodeError::TooLarge(_)) => {
+                    return replace(parts, &m, "decoded-size-limit", Some(&raw));
+                }
+                Err(decode::DecodeError::Invalid(_)) => {
+                    return replace(parts, &m, "undecodable-body", Some(&raw));
+                }
+            },
+            None => return replace(parts, &m, "unknown-content-encoding", Some(&raw)),
         };
-        let text = match decoded {
-            Ok(t) => t,
-            Err(decode::DecodeError::TooLarge(_)) => {
-                let head = Response::from_parts(parts, ());
-                return replace(head, &m, "decoded-size-limit", Some(&raw));
-            }
-            Err(decode::DecodeError::Invalid(_)) => {
-                let head = Response::from_parts(parts, ());
-                return replace(head, &m, "undecodable-body", Some(&raw));
-            }
-        };
+        let text = decoded.as_deref().unwrap_or(&raw);
         // Which detector fired is all the decision (and its log line) needs; where it fired is
         // the verifier's business.
-        match m.policy.detectors.which(&text) {
-            Some(detector) => {
-                let head = Response::from_parts(parts, ());
-                replace(head, &m, detector.as_str(), Some(&text))
-            }
+        match m.policy.detectors.which(text) {
+            Some(detector) => replace(parts, &m, detector.as_str(), Some(text)),
             // Clean: the exact bytes the upstream sent, encoding and all.
             None => Response::from_parts(
                 parts,
@@ -322,7 +313,7 @@ fn over_limit(
     why: &str,
 ) -> Response<ResponseBody> {
     match m.policy.over_limit {
-        OverLimit::Replace => replace(Response::from_parts(parts, ()), m, why, Some(&prefix)),
+        OverLimit::Replace => replace(parts, m, why, Some(&prefix)),
         OverLimit::Pass => Response::from_parts(
             parts,
             ResponseBody::Prefixed {
@@ -336,12 +327,11 @@ fn over_limit(
 /// The generic replacement: same status, body-describing headers dropped, the headers a client
 /// legitimately needs (WWW-Authenticate, Retry-After, Allow, Vary, CORS, Set-Cookie, ...) kept.
 fn replace(
-    head: Response<()>,
+    mut parts: http::response::Parts,
     m: &Meta,
     why: &str,
     original: Option<&[u8]>,
 ) -> Response<ResponseBody> {
-    let (mut parts, ()) = head.into_parts();
     let request_id = m.prefs.request_id().unwrap_or_else(RequestId::generate);
     if let Some(original) = original {
         tracing::debug!(
@@ -481,7 +471,7 @@ mod tests {
             head: false,
             metrics: Arc::new(Metrics::new()),
         };
-        let res = replace(head, &m, "test", None);
+        let res = replace(head.into_parts().0, &m, "test", None);
         let h = res.headers();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         for gone in [
