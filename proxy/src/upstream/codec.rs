@@ -210,13 +210,13 @@ pub(crate) fn parse_head(
             span.4 &= !named.iter().any(|t| t.eq_ignore_ascii_case(name));
         }
     }
-    let kept = spans.iter().filter(|span| span.4).count();
     let raw = buf.split_to(len).freeze();
-    // One allocation of the map, sized for what it will hold, the policy's headers included
-    // (`room`, none when the head writer adds them as lines): a map grown later is reallocated,
-    // and one sized for every line the upstream sent would often be over the allocator's small
-    // sizes for nothing.
-    head.headers.reserve(kept + room);
+    // One allocation of the map, large enough for the policy's headers too (`room`, none when
+    // the head writer adds them as lines): a map sized for the upstream's alone would be grown
+    // (reallocated) by the first header the policy adds. Sized by every line the upstream sent,
+    // not only those kept: the policy layer's own cost was lower with the sparser map (the
+    // criterion bench, +120-200 ns against +460-530 ns per response).
+    head.headers.reserve(n + room);
     for &(ns, ne, vs, ve, _) in spans.iter().filter(|span| span.4) {
         let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
             .map_err(|_| UpstreamError::Malformed("invalid header name"))?;
