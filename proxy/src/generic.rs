@@ -8,7 +8,7 @@ use http::header::{ACCEPT, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use rampart_config::Templates;
 
-static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What a request says about the error body it would want, kept as the raw header values:
 /// nearly every request succeeds, so the parsing waits until an error needs it.

@@ -162,18 +162,17 @@ where
                     });
                 }
                 Proj::Inspecting { read } => {
-                    let Some(r) = read.as_mut() else {
+                    let Some(mut r) = read.take() else {
                         // Polled after completion: a caller bug, and nothing left to give.
                         return Poll::Pending;
                     };
-                    let over = match r.read_up_to_limit(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(over) => over,
+                    return match r.read_up_to_limit(cx) {
+                        Poll::Pending => {
+                            *read = Some(r);
+                            Poll::Pending
+                        }
+                        Poll::Ready(end) => Poll::Ready(Ok(r.decide(end))),
                     };
-                    let Some(r) = read.take() else {
-                        return Poll::Pending;
-                    };
-                    return Poll::Ready(Ok(r.decide(over)));
                 }
             }
         }

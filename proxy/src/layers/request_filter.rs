@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
-use http::header::{HOST, HeaderName};
+use http::header::HOST;
 use rampart_config::{ErrorBodyPolicy, HeaderPolicy, Route};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::forward::X_FORWARDED_PROTO;
 use crate::generic::ClientPrefs;
 use crate::metrics::RouteStats;
 use crate::state::{Runtime, Shared};
-
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Facts about the client connection a request arrived on.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use rampart_config::{ErrorBodyPolicy, Templates};
@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::ProxyError;
-use crate::generic::{self, ClientPrefs, Flavor, RequestId};
+use crate::generic::{self, ClientPrefs, Flavor, RequestId, X_REQUEST_ID};
 use crate::layers::request_filter::RequestContext;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,8 +147,6 @@ pub fn generic_response(
     res.extensions_mut().insert(ProxyGenerated);
     res
 }
-
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The generic body for `parts.status` over a head that says so already: Content-Type is the
 /// flavor's and no Content-Length is left (the caller cleared the old body's headers in its own

@@ -92,8 +92,8 @@ fn is_hop_by_hop(name: &[u8], status: u16) -> bool {
 
 /// Parses a response head from the front of `buf`, removing it. `Ok(None)`: incomplete.
 /// Headers for which `drop` says true (the policy's remove list; it is given the name as the
-/// upstream spelled it, in any case) are never added to the map, which has room for `room` more (the policy's
-/// headers: adding them then allocates nothing).
+/// upstream spelled it, in any case) are never added to the map, which has room for `room`
+/// more (the policy's headers: adding them then allocates nothing).
 pub(crate) fn parse_head(
     buf: &mut BytesMut,
     limit: usize,

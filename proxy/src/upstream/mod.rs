@@ -149,10 +149,9 @@ impl Endpoint {
     /// request and receiving the response head.
     /// Response headers for which `drop` is true (given the name in any case) are left out
     /// (the policy's remove list: cheaper never to add them than to remove them later), as are
-    /// hop-by-hop ones. The
-    /// response's header map has room for `room` more headers (the policy's
-    /// [`max_headers_added`](rampart_config::HeaderPolicy::max_headers_added)), so adding them
-    /// does not grow it.
+    /// hop-by-hop ones. The response's header map has room for `room` more headers (the
+    /// policy's [`max_headers_added`](rampart_config::HeaderPolicy::max_headers_added)), so
+    /// adding them does not grow it.
     pub async fn send<B>(
         self: &Arc<Self>,
         req: Request<B>,
