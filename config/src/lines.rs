@@ -138,7 +138,7 @@ impl HeaderPolicy {
             Some(NameRole::Drop) => Some(NameRole::Drop),
             // A prefix on the remove list drops even a name a rule sets (the rule's line is
             // still sent, as when the policy is applied to a map).
-            other if self.remove.matches_prefix(s) => match other {
+            other if self.remove.matches_prefix(s.as_bytes()) => match other {
                 Some(NameRole::Server) => Some(NameRole::Server),
                 _ => Some(NameRole::Drop),
             },

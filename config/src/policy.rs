@@ -237,8 +237,8 @@ pub struct HeaderPolicy {
 /// and a couple of comparisons per name instead of one hash lookup per listed header.
 #[derive(Debug, Clone, Default)]
 pub struct RemoveSet {
-    /// Exact names, bucketed by length, each with its [`folded`] words.
-    by_len: Vec<Vec<(Folded, HeaderName)>>,
+    /// Exact names, bucketed by length, each with its [`Words`].
+    by_len: Vec<Vec<(Words, HeaderName)>>,
     /// Lowercase prefixes from `name*` entries.
     prefixes: Vec<Prefix>,
     /// Bit b set when some prefix starts with byte b (all set for an empty prefix): most names
@@ -257,35 +257,28 @@ impl RemoveSet {
         self.by_len
             .get(s.len())
             .is_some_and(|bucket| bucket.iter().any(|(_, n)| n == name))
-            || self.matches_prefix(s)
+            || self.matches_prefix(s.as_bytes())
     }
 
     /// [`RemoveSet::matches`] for a name not yet made a `HeaderName` (which, for a name that is
     /// not a standard header, costs an allocation): `name` as a peer spelled it, in any case.
-    /// Names of the same length are told apart by two folded words, then confirmed bytewise.
+    /// Names of the same length are told apart by their first and last 8 bytes, lowercased a
+    /// word at a time; only names longer than 16 bytes are compared further.
     pub fn matches_any_case(&self, name: &[u8]) -> bool {
         self.by_len.get(name.len()).is_some_and(|bucket| {
-            let key = folded(name);
-            bucket
-                .iter()
-                .any(|(k, n)| *k == key && n.as_str().as_bytes().eq_ignore_ascii_case(name))
-        }) || {
-            let first = name.first().copied().unwrap_or(0).to_ascii_lowercase();
-            first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
-                let word = first_word(name) | CASE_BITS;
-                self.prefixes.iter().any(|p| p.matches_any_case(name, word))
-            }
-        }
+            let key = Words::lowered(name);
+            bucket.iter().any(|(k, n)| {
+                *k == key && (name.len() <= 16 || n.as_str().as_bytes().eq_ignore_ascii_case(name))
+            })
+        }) || self.matches_prefix(name)
     }
 
-    /// True when a `name*` entry covers `name` (lowercase).
-    pub fn matches_prefix(&self, name: &str) -> bool {
-        let first = name.as_bytes().first().copied().unwrap_or(0);
+    /// True when a `name*` entry covers `name`, in any case.
+    pub fn matches_prefix(&self, name: &[u8]) -> bool {
+        let first = name.first().copied().unwrap_or(0).to_ascii_lowercase();
         first < 128 && self.prefix_first_bytes & (1u128 << first) != 0 && {
-            let word = first_word(name.as_bytes());
-            self.prefixes
-                .iter()
-                .any(|p| p.matches(name.as_bytes(), word))
+            let word = lower_word(first_word(name));
+            self.prefixes.iter().any(|p| p.matches(name, word))
         }
     }
 
@@ -308,7 +301,7 @@ impl RemoveSet {
         if self.by_len.len() <= len {
             self.by_len.resize_with(len + 1, Vec::new);
         }
-        self.by_len[len].push((folded(name.as_str().as_bytes()), name));
+        self.by_len[len].push((Words::lowered(name.as_str().as_bytes()), name));
     }
 }
 
@@ -331,56 +324,75 @@ impl Prefix {
             (1u64 << (8 * n)) - 1
         };
         Prefix {
-            head: first_word(text.as_bytes()) & mask,
+            head: lower_word(first_word(text.as_bytes())) & mask,
             mask,
             text,
         }
     }
 
+    /// `word`: the first 8 bytes of `name`, lowercased by [`lower_word`].
     #[inline]
     fn matches(&self, name: &[u8], word: u64) -> bool {
         word & self.mask == self.head
             && name.len() >= self.text.len()
-            && (self.text.len() <= 8 || name.starts_with(self.text.as_bytes()))
-    }
-
-    /// [`Prefix::matches`] for a name in any case; `word` is its first word with
-    /// [`CASE_BITS`] set. Setting that bit lowercases letters and leaves `-` and digits alone,
-    /// but also pairs a few other bytes (`^` with `~`, `_` with DEL), so a word match is
-    /// confirmed bytewise.
-    #[inline]
-    fn matches_any_case(&self, name: &[u8], word: u64) -> bool {
-        word & self.mask == (self.head | CASE_BITS) & self.mask
-            && name.len() >= self.text.len()
-            && name[..self.text.len()].eq_ignore_ascii_case(self.text.as_bytes())
+            && (self.text.len() <= 8
+                || name[..self.text.len()].eq_ignore_ascii_case(self.text.as_bytes()))
     }
 }
 
-/// Bit 5 of every byte: set, it makes an ASCII letter lowercase.
-const CASE_BITS: u64 = 0x2020_2020_2020_2020;
+/// A name's first and last 8 bytes (overlapping when shorter than 16), lowercased: equal for
+/// two spellings of one name, and for two names of one length up to 16 bytes only when they
+/// are the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Words(u64, u64);
 
-/// A name's first and last 8 bytes (overlapping when shorter than 16) with [`CASE_BITS`] set:
-/// equal for two spellings of one name, and for two names of one length nearly always
-/// different.
-type Folded = (u64, u64);
-
-fn folded(name: &[u8]) -> Folded {
-    let last = name.len().saturating_sub(8);
-    (
-        first_word(name) | CASE_BITS,
-        first_word(&name[last..]) | CASE_BITS,
-    )
+impl Words {
+    fn lowered(name: &[u8]) -> Words {
+        let first = lower_word(first_word(name));
+        let last = match name.len() {
+            0..=8 => first,
+            n => lower_word(first_word(&name[n - 8..])),
+        };
+        Words(first, last)
+    }
 }
 
-/// The first 8 bytes of `b` as a little-endian word, zero-padded.
+/// `word` with its ASCII capitals made lowercase and every other byte left as it is, all 8
+/// bytes at once: a byte gets its case bit when its low 7 bits are at least `A`, not past
+/// `Z`, and its high bit is clear. The low 7 bits plus at most 0x3f never carry into the next
+/// byte.
+#[inline]
+fn lower_word(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = word & LOW7;
+    let from_a = low.wrapping_add(0x3f3f_3f3f_3f3f_3f3f); // 0x80 - b'A'
+    let past_z = low.wrapping_add(0x2525_2525_2525_2525); // 0x80 - (b'Z' + 1)
+    let capitals = from_a & !past_z & !word & HIGH;
+    word | (capitals >> 2)
+}
+
+/// The first 8 bytes of `b` as a little-endian word, zero-padded. Shorter names are read as
+/// two overlapping pieces instead of byte by byte (`date`, `server` and `vary` are short).
 #[inline]
 fn first_word(b: &[u8]) -> u64 {
-    match b.first_chunk::<8>() {
-        Some(chunk) => u64::from_le_bytes(*chunk),
-        None => b
-            .iter()
-            .enumerate()
-            .fold(0, |w, (i, &c)| w | (u64::from(c) << (8 * i))),
+    if let Some(chunk) = b.first_chunk::<8>() {
+        return u64::from_le_bytes(*chunk);
+    }
+    let n = b.len();
+    match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo))
+                | (u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4)))
+        }
+        _ => match (b.first(), b.last()) {
+            (Some(&first), Some(&last)) => {
+                u64::from(first)
+                    | (u64::from(b[n / 2]) << (8 * (n / 2)))
+                    | (u64::from(last) << (8 * (n - 1)))
+            }
+            _ => 0,
+        },
     }
 }
 
@@ -553,28 +565,110 @@ mod tests {
     }
 
     #[test]
+    fn lower_word_lowercases_capitals_only_in_every_byte_position() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                // The byte under test among neighbours that could carry into it.
+                let mut bytes = [0xffu8, b'Z', b'A', 0x7f, b'@', b'[', 0x80, b'a'];
+                bytes[pos] = b;
+                let want = u64::from_le_bytes(bytes.map(|c| c.to_ascii_lowercase()));
+                assert_eq!(
+                    lower_word(u64::from_le_bytes(bytes)),
+                    want,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn first_word_reads_every_length() {
+        let text = b"abcdefghijk";
+        for n in 0..=text.len() {
+            let mut padded = [0u8; 8];
+            let m = n.min(8);
+            padded[..m].copy_from_slice(&text[..m]);
+            assert_eq!(
+                first_word(&text[..n]),
+                u64::from_le_bytes(padded),
+                "length {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn remove_set_any_case_agrees_with_a_bytewise_comparison() {
+        let listed = [
+            "te",
+            "vary",
+            "x-runtime",
+            "x-drupal-dynamic-cache",
+            "x-amz-id-2",
+        ];
+        let prefixes = ["x-amzn-", "x-amz-server-side-encryption", "k"];
+        let mut set = RemoveSet::default();
+        for n in listed {
+            set.insert_exact(HeaderName::from_static(n));
+        }
+        for p in prefixes {
+            set.insert_prefix(p.into());
+        }
+        let reference = |name: &[u8]| {
+            listed
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+                || prefixes.iter().any(|p| {
+                    name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                })
+        };
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for n in listed.iter().chain(&prefixes).chain(&[
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-drupal-dynamic-cachE",
+            "x-drupal-dynamic-cach3",
+        ]) {
+            names.push(n.as_bytes().to_vec());
+            names.push(n.to_ascii_uppercase().into_bytes());
+            // Each byte swapped for its case-bit partner (a control byte for `-` and digits).
+            for i in 0..n.len() {
+                let mut v = n.as_bytes().to_vec();
+                v[i] ^= 0x20;
+                names.push(v);
+            }
+        }
+        for name in names {
+            assert_eq!(
+                set.matches_any_case(&name),
+                reference(&name),
+                "{:?}",
+                String::from_utf8_lossy(&name)
+            );
+        }
+    }
+
+    #[test]
     fn remove_prefixes_match_by_first_byte_then_prefix() {
         let mut set = RemoveSet::default();
         set.insert_prefix("x-amzn-".into());
         set.insert_prefix("server-".into());
         set.insert_prefix("x-datadog-".into());
         set.insert_prefix("x-k".into());
-        assert!(set.matches_prefix("x-amzn-errortype"));
-        assert!(set.matches_prefix("x-amzn-"));
-        assert!(!set.matches_prefix("x-amzn"));
-        assert!(set.matches_prefix("x-datadog-trace-id"));
-        assert!(!set.matches_prefix("x-datadog"));
-        assert!(!set.matches_prefix("x-datadox-trace-id"));
-        assert!(set.matches_prefix("x-k"));
-        assert!(set.matches_prefix("x-kong-upstream-latency"));
-        assert!(!set.matches_prefix("x-"));
-        assert!(set.matches_prefix("server-timing"));
-        assert!(!set.matches_prefix("x-amz-id-2"));
-        assert!(!set.matches_prefix("content-type"));
-        assert!(!set.matches_prefix("server"));
+        assert!(set.matches_prefix(b"x-amzn-errortype"));
+        assert!(set.matches_prefix(b"x-amzn-"));
+        assert!(!set.matches_prefix(b"x-amzn"));
+        assert!(set.matches_prefix(b"x-datadog-trace-id"));
+        assert!(!set.matches_prefix(b"x-datadog"));
+        assert!(!set.matches_prefix(b"x-datadox-trace-id"));
+        assert!(set.matches_prefix(b"x-k"));
+        assert!(set.matches_prefix(b"x-kong-upstream-latency"));
+        assert!(!set.matches_prefix(b"x-"));
+        assert!(set.matches_prefix(b"server-timing"));
+        assert!(!set.matches_prefix(b"x-amz-id-2"));
+        assert!(!set.matches_prefix(b"content-type"));
+        assert!(!set.matches_prefix(b"server"));
         let mut everything = RemoveSet::default();
         everything.insert_prefix(String::new());
-        assert!(everything.matches_prefix("content-type"));
+        assert!(everything.matches_prefix(b"content-type"));
     }
 
     #[test]
