@@ -151,6 +151,14 @@ impl HeaderPolicy {
         self.rendered.lines.len() + self.rendered.hsts.len()
     }
 
+    /// [`HeaderPolicy::write_lines`]'s bytes as they are kept, when no rule yields to the
+    /// origin (`kept` is 0): the lines, then the HSTS line or nothing. A writer can send them
+    /// from here without copying them into its head.
+    pub fn lines_as_kept(&self, kept: u64, hsts: bool) -> Option<[&[u8]; 2]> {
+        let r = &self.rendered;
+        (kept == 0).then(|| [&r.lines[..], if hsts { &r.hsts[..] } else { &[] }])
+    }
+
     /// Appends this policy's lines: `Server` when set, every rule whose bit in `kept` is clear
     /// (bit i: the origin's header for `rules[i]` stays instead), and HSTS when `hsts`.
     #[inline]
@@ -188,6 +196,17 @@ mod tests {
         let mut out = Vec::new();
         p.write_lines(&mut out, kept, hsts);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn lines_as_kept_are_the_written_lines_or_none_when_a_rule_yields() {
+        let p = compile(presets::preset("strict").unwrap());
+        for hsts in [false, true] {
+            let [lines, hsts_line] = p.lines_as_kept(0, hsts).unwrap();
+            assert_eq!([lines, hsts_line].concat(), text(&p, 0, hsts).into_bytes());
+            assert_eq!(hsts_line.is_empty(), !hsts);
+        }
+        assert!(p.lines_as_kept(1, false).is_none());
     }
 
     #[test]

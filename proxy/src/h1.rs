@@ -40,8 +40,6 @@ const READ_SIZE: usize = 1024;
 /// Room in the response head buffer for what the writer adds itself: status line, Date,
 /// Content-Length or Transfer-Encoding, Connection, the blank line.
 const WRITER_ROOM: usize = 160;
-/// Body pieces up to this size are copied next to the head so both leave in one write.
-const COALESCE: usize = 16 * 1024;
 /// How an HTTP/2 connection with prior knowledge (h2c) starts.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -384,6 +382,12 @@ fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, Hea
 /// writer), then the body as it arrives (Content-Length when its size is known, chunked
 /// otherwise). An error from the body ends the connection mid-message, so a truncated
 /// response never looks complete.
+///
+/// The head is built in a small buffer: the status line and the origin's lines, then what the
+/// writer adds. The policy's lines (most of a hardened head) stay where the policy keeps them
+/// and go out between the two, and the first body piece after them, in one vectored write:
+/// nothing is copied to sit next to anything else, and the buffer stays within the
+/// allocator's small sizes.
 async fn write_response<T, B>(
     io: &mut T,
     res: Response<B>,
@@ -404,23 +408,15 @@ where
         || status == StatusCode::NOT_MODIFIED;
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
-    // Sized from what goes in (a small body is copied in after the head), not a round guess:
-    // an allocation over 1 KiB takes mimalloc's slow path, and most heads fit under it.
-    let body_room = match length {
-        Some(n) => usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= COALESCE)
-            .unwrap_or(0),
-        // A streamed body's first piece, when small, joins the head.
-        None => 1024,
-    };
+    // Lines that must be picked (a rule yields to the origin) are copied into the buffer.
+    let kept = lines.and_then(Lines::as_kept);
+    let picked = if kept.is_none() { lines } else { None };
     let origin_lines: usize = parts
         .headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    let mut out =
-        Vec::with_capacity(WRITER_ROOM + origin_lines + lines.map_or(0, Lines::len) + body_room);
+    let mut out = Vec::with_capacity(WRITER_ROOM + origin_lines + picked.map_or(0, Lines::len));
     status_line(&mut out, status);
     // A HEAD or 304 response's Content-Length describes the representation, not this
     // message: it passes as it is. Otherwise framing is ours to state, from the body we send.
@@ -436,9 +432,12 @@ where
         has_date |= *name == header::DATE;
         crate::wire::header_line(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
-    if let Some(lines) = lines {
+    if let Some(lines) = picked {
         lines.write(&mut out);
     }
+    // The policy's kept lines go out between `out[..split]` and `out[split..]`.
+    let mut split = out.len();
+    let mut policy = kept.unwrap_or_default();
     if !has_date {
         out.extend_from_slice(b"date: ");
         http_date(&mut out);
@@ -456,7 +455,11 @@ where
     }
     out.extend_from_slice(b"\r\n");
     if bodiless {
-        return write_all(io, &out).await;
+        return write_parts(
+            io,
+            [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+        )
+        .await;
     }
     loop {
         // Whatever is pending (the head, at first) goes out before waiting on a body that is
@@ -467,8 +470,14 @@ where
             Poll::Ready(f) => f,
             Poll::Pending => {
                 if !out.is_empty() {
-                    write_all(io, &out).await?;
+                    write_parts(
+                        io,
+                        [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+                    )
+                    .await?;
                     out.clear();
+                    split = 0;
+                    policy = [&[], &[]];
                 }
                 body.frame().await
             }
@@ -483,7 +492,11 @@ where
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "response body failed; ending the connection");
                 if !out.is_empty() {
-                    let _ = write_all(io, &out).await;
+                    let _ = write_parts(
+                        io,
+                        [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+                    )
+                    .await;
                 }
                 return Err(io::Error::other("response body failed"));
             }
@@ -505,32 +518,35 @@ where
                 b"\r\n0\r\n\r\n"
             };
         }
-        if data.len() <= COALESCE {
-            out.extend_from_slice(&data);
-            out.extend_from_slice(tail);
-            write_all(io, &out).await?;
-        } else {
-            write_vectored(io, &out, &data, tail).await?;
-        }
+        write_parts(
+            io,
+            [
+                &out[..split],
+                policy[0],
+                policy[1],
+                &out[split..],
+                &data,
+                tail,
+            ],
+        )
+        .await?;
         out.clear();
+        split = 0;
+        policy = [&[], &[]];
         if end {
-            return io.flush().await;
+            return Ok(());
         }
     }
 }
 
-async fn write_all<T: AsyncWrite + Unpin>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-    io.write_all(bytes).await?;
+/// Writes the pieces of a head and body in order, then flushes.
+async fn write_parts<T: AsyncWrite + Unpin>(io: &mut T, parts: [&[u8]; 6]) -> io::Result<()> {
+    crate::wire::write_all_parts(io, parts).await?;
     io.flush().await
 }
 
-async fn write_vectored<T: AsyncWrite + Unpin>(
-    io: &mut T,
-    a: &[u8],
-    b: &[u8],
-    c: &[u8],
-) -> io::Result<()> {
-    crate::wire::write_all3(io, a, b, c).await?;
+async fn write_all<T: AsyncWrite + Unpin>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(bytes).await?;
     io.flush().await
 }
 

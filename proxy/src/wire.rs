@@ -5,26 +5,35 @@ use std::io::{self, IoSlice};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-/// Writes `a`, `b` and `c` in order, in as few system calls as the socket allows (a head, a
-/// body piece and a chunk trailer leave together).
-pub(crate) async fn write_all3<T>(io: &mut T, a: &[u8], b: &[u8], c: &[u8]) -> io::Result<()>
+/// Writes `parts` in order, in as few system calls as the socket allows (a head, the policy's
+/// lines, a body piece and a chunk trailer leave together, none copied next to another).
+pub(crate) async fn write_all_parts<T, const N: usize>(
+    io: &mut T,
+    mut parts: [&[u8]; N],
+) -> io::Result<()>
 where
     T: AsyncWrite + Unpin,
 {
-    let (mut a, mut b, mut c) = (a, b, c);
-    while !a.is_empty() || !b.is_empty() || !c.is_empty() {
-        let slices = [IoSlice::new(a), IoSlice::new(b), IoSlice::new(c)];
-        let mut n = io.write_vectored(&slices).await?;
+    let mut first = 0;
+    loop {
+        while parts.get(first).is_some_and(|p| p.is_empty()) {
+            first += 1;
+        }
+        let Some(rest) = parts.get_mut(first..).filter(|r| !r.is_empty()) else {
+            return Ok(());
+        };
+        let slices: [IoSlice<'_>; N] =
+            std::array::from_fn(|i| IoSlice::new(rest.get(i).copied().unwrap_or_default()));
+        let mut n = io.write_vectored(&slices[..rest.len()]).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        for part in [&mut a, &mut b, &mut c] {
+        for part in rest.iter_mut() {
             let used = n.min(part.len());
             *part = &part[used..];
             n -= used;
         }
     }
-    Ok(())
 }
 
 /// Where a parsed header's name and value sit in the buffer that starts at `base`, so they can

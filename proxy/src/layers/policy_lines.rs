@@ -88,6 +88,12 @@ impl Lines {
         self.policy.write_lines(out, self.kept, self.hsts);
     }
 
+    /// The lines as the policy keeps them, when they need no picking (see
+    /// [`HeaderPolicy::lines_as_kept`]).
+    pub fn as_kept(&self) -> Option<[&[u8]; 2]> {
+        self.policy.lines_as_kept(self.kept, self.hsts)
+    }
+
     /// The most bytes [`Lines::write`] appends.
     pub fn len(&self) -> usize {
         self.policy.lines_len()

@@ -311,7 +311,7 @@ where
             crate::wire::chunk_size_line(&mut conn.head, chunk.len());
         }
         let tail: &[u8] = if chunked { b"\r\n" } else { b"" };
-        crate::wire::write_all3(&mut conn.io, &conn.head, &chunk, tail)
+        crate::wire::write_all_parts(&mut conn.io, [&conn.head, &chunk, tail])
             .await
             .map_err(UpstreamError::Write)?;
         conn.head.clear();
