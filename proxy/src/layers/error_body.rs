@@ -450,6 +450,46 @@ mod tests {
     }
 
     #[test]
+    fn replacement_states_the_generic_body_length_once() {
+        use http_body::Body as _;
+        for (lengths, head) in [(1, false), (2, false), (0, false), (1, true), (2, true)] {
+            let mut res = Response::new(());
+            *res.status_mut() = StatusCode::FORBIDDEN;
+            for _ in 0..lengths {
+                res.headers_mut()
+                    .append(header::CONTENT_LENGTH, header::HeaderValue::from(4096));
+            }
+            let m = Meta {
+                policy: Arc::new(ErrorBodyPolicy::default_for(ErrorBodyMode::Leaky)),
+                prefs: ClientPrefs::with_request_id("r1"),
+                head,
+                metrics: Arc::new(Metrics::new()),
+            };
+            let res = replace(res.into_parts().0, &m, "test", None);
+            let generic = br#"{"message":"Forbidden","request_id":"r1"}"#.len();
+            let stated: Vec<_> = res
+                .headers()
+                .get_all(header::CONTENT_LENGTH)
+                .iter()
+                .collect();
+            let case = format!("{lengths} upstream Content-Length, head {head}");
+            if head {
+                // What a GET would get; no body here.
+                assert_eq!(stated, [generic.to_string().as_str()], "{case}");
+                assert_eq!(res.body().size_hint().exact(), Some(0), "{case}");
+            } else {
+                // The old body's are gone; the writer states the new body's exact size.
+                assert!(stated.is_empty(), "{case}: {stated:?}");
+                assert_eq!(
+                    res.body().size_hint().exact(),
+                    Some(generic as u64),
+                    "{case}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn replacement_drops_body_headers_and_keeps_client_ones() {
         let mut head = Response::new(());
         *head.status_mut() = StatusCode::UNAUTHORIZED;
