@@ -14,7 +14,9 @@
 # Environment:
 #   ROUNDS=3 DURATION=10 (seconds per wrk run) WARMUP=1 (seconds per target and scenario)
 #   CONNECTIONS=64 THREADS=1 OUT=target/bench ORIGIN_CPU=0 PROXY_CPU=1
-#   TARGETS="origin rampart nginx haproxy" (a subset is fine; ratios show "-")
+#   TARGETS="origin rampart rampart-pass nginx haproxy" (a subset is fine; ratios show "-").
+#                    rampart-pass is rampart with error_bodies = "off", run on the error-403
+#                    row only: the pass-through the rewrite is measured against (issue 3)
 #   SCENARIOS_ONLY="json 64k" (subset of scenario names)
 #   DISTURBED_PCT=20 a run during which other processes (or steal) took more than this % of
 #                    a core is disturbed: recorded with kept=0 and re-run, up to
@@ -58,7 +60,7 @@ WARMUP=${WARMUP:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 OUT=${OUT:-target/bench}
-read -r -a TARGETS <<<"${TARGETS:-origin rampart nginx haproxy}"
+read -r -a TARGETS <<<"${TARGETS:-origin rampart rampart-pass nginx haproxy}"
 
 # Scenarios, one per line: name|path|description. Add a row here; every target runs it.
 SCENARIO_TABLE=(
@@ -75,7 +77,7 @@ for row in "${SCENARIO_TABLE[@]}"; do
 done
 ((${#SCENARIOS[@]} > 0)) || die "SCENARIOS_ONLY matched no scenario"
 for t in "${TARGETS[@]}"; do
-    case $t in origin | rampart | nginx | haproxy) ;; *) die "unknown target $t" ;; esac
+    case $t in origin | rampart | rampart-pass | nginx | haproxy) ;; *) die "unknown target $t" ;; esac
 done
 
 # ---------------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ say ""
 say "== header parity with rampart (policy headers only; Date, Content-Length etc. ignored)"
 if [[ -f $HDR_DIR/rampart.json.h ]]; then
     for t in "${TARGETS[@]}"; do
-        [[ $t == rampart || $t == origin ]] && continue
+        [[ $t == rampart || $t == rampart-pass || $t == origin ]] && continue
         for path in json 403; do
             if diff <(policy_headers "$HDR_DIR/rampart.$path.h") <(policy_headers "$HDR_DIR/$t.$path.h") \
                 >"$BENCH_TMP/parity.diff"; then
@@ -363,6 +365,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
         start_target "$t"
         for row in "${SCENARIOS[@]}"; do
             IFS='|' read -r scen path _ <<<"$row"
+            # The pass-through baseline only matters where there is something to rewrite.
+            [[ $t == rampart-pass && $path != /403 ]] && continue
             url="http://127.0.0.1:$TARGET_PORT$path"
             for ((attempt = 1; ; attempt++)); do
                 wout=$BENCH_TMP/wrk.$round.$t.$scen.$attempt.txt
@@ -384,7 +388,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 note=""
                 ((errs > 0)) && note="  socket errors: $errs"
                 ((kept == 0)) && note="$note  disturbed: re-running"
-                say "$(printf '   round %d  %-8s %-10s %8.0f req/s  p99 %7.3f ms  cpu %6.1f µs/req  other %5.1f%%%s' \
+                say "$(printf '   round %d  %-12s %-10s %8.0f req/s  p99 %7.3f ms  cpu %6.1f µs/req  other %5.1f%%%s' \
                     "$round" "$t" "$scen" "$rps" "$p99" "$cpu_req" "$noise" "$note")"
                 ((kept == 1)) && break
                 retries=$((retries + 1))
@@ -442,15 +446,16 @@ for row in "${SCENARIOS[@]}"; do
     done
     say ""
     say "-- $scen: GET $path ($desc)"
-    say "$(printf '%-8s %8s %8s %10s  %11s %9s  %13s %11s  %s' target req/s 'p99 ms' 'cpu µs/req' 'req/s÷nginx' 'p99÷nginx' 'req/s÷haproxy' 'p99÷haproxy' disturbed)"
+    say "$(printf '%-12s %8s %8s %10s  %11s %9s  %13s %11s  %s' target req/s 'p99 ms' 'cpu µs/req' 'req/s÷nginx' 'p99÷nginx' 'req/s÷haproxy' 'p99÷haproxy' disturbed)"
     for t in "${TARGETS[@]}"; do
+        [[ -z ${RPS[$t]} ]] && continue
         rn=$(ratio "${RPS[$t]}" "${RPS[nginx]:-}")
         pn=$(ratio "${P99[$t]}" "${P99[nginx]:-}")
         rh=$(ratio "${RPS[$t]}" "${RPS[haproxy]:-}")
         ph=$(ratio "${P99[$t]}" "${P99[haproxy]:-}")
         dist=$(disturbed "$scen" "$t")
         total_disturbed=$((total_disturbed + dist))
-        say "$(printf '%-8s %8.0f %8.3f %10.1f  %11s %9s  %13s %11s  %s' "$t" "${RPS[$t]}" "${P99[$t]}" "${CPU[$t]}" \
+        say "$(printf '%-12s %8.0f %8.3f %10.1f  %11s %9s  %13s %11s  %s' "$t" "${RPS[$t]}" "${P99[$t]}" "${CPU[$t]}" \
             "$rn" "$pn" "$rh" "$ph" "$dist/$ROUNDS")"
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$path" "$t" "${RPS[$t]}" "${P99[$t]}" \
             "${CPU[$t]}" "${rn%x}" "${pn%x}" "${rh%x}" "${ph%x}" "$dist" >>"$SUMMARY_TSV"
@@ -468,6 +473,17 @@ for row in "${SCENARIOS[@]}"; do
             "$(ratio "${CPU[rampart]}" "${CPU[nginx]}")")"
     else
         say "verdict $scen: n/a (rampart and nginx both needed)"
+    fi
+    if [[ $path == /403 && -n ${RPS[rampart]:-} && -n ${RPS[rampart-pass]:-} ]]; then
+        own=$(ratio "${RPS[rampart]}" "${RPS[rampart-pass]}")
+        own_ok=$(awk -v r="${own%x}" 'BEGIN { print (r >= 0.9) ? "yes" : "no" }')
+        peer=$(ratio "${RPS[rampart]}" "${RPS[haproxy]:-}")
+        peer_ok=$(awk -v r="${peer%x}" 'BEGIN { print (r != "-" && r >= 1.0) ? "yes" : "no" }')
+        [[ $peer == - ]] && peer_ok=n/a
+        say "verdict rewrite: rampart rewriting vs passing the same 403 through: req/s $own (>= 0.90x: $own_ok), CPU per request $(ratio "${CPU[rampart]}" "${CPU[rampart-pass]}"); vs HAProxy's rewrite: $peer (>= 1.0x: $peer_ok)"
+        if [[ $own_ok == no || $peer_ok == no ]]; then
+            misses=$((misses + 1))
+        fi
     fi
     if [[ $path == /403 && -n $REWRITE_NOTE ]]; then
         say "note $scen: $REWRITE_NOTE"

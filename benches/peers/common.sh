@@ -199,9 +199,13 @@ start_origin() {
 render_proxy_config() {
     local name=$1 dir=$2
     case $name in
-    rampart)
+    rampart | rampart-pass)
         render_template "$PEERS_DIR/rampart.toml" "$dir/rampart.toml" \
             "PROXY_PORT=$PROXY_PORT" "ORIGIN_PORT=$ORIGIN_PORT"
+        if [[ $name == rampart-pass ]]; then
+            # The same proxy passing error bodies through: the baseline of the rewrite target.
+            printf 'error_bodies = "off"\n' >>"$dir/rampart.toml"
+        fi
         echo "$dir/rampart.toml"
         ;;
     nginx)
@@ -228,7 +232,7 @@ render_proxy_config() {
     esac
 }
 
-# start_proxy NAME: starts rampart | nginx | haproxy alone on PROXY_CPU, one worker, in front
+# start_proxy NAME: starts rampart | rampart-pass | nginx | haproxy alone on PROXY_CPU, one worker, in front
 # of the origin; sets PROXY_PORT, PROXY_PID and PROXY_LOG.
 start_proxy() {
     local name=$1 dir cfg
@@ -238,7 +242,7 @@ start_proxy() {
     cfg=$(render_proxy_config "$name" "$dir")
     PROXY_LOG=$dir/$name.log
     case $name in
-    rampart)
+    rampart | rampart-pass)
         taskset -c "$PROXY_CPU" "$RAMPART_BIN" --config "$cfg" --workers 1 >"$PROXY_LOG" 2>&1 &
         ;;
     nginx)
