@@ -193,13 +193,16 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let parsed = match tokio::time::timeout(
+    let (parsed, close) = match tokio::time::timeout(
         settings.header_timeout,
         read_head(io, buf, settings.max_head, h2),
     )
     .await
     {
-        Ok(Ok(Some(p))) => p,
+        Ok(Ok(Some(p))) => {
+            let close = p.close;
+            (p, close)
+        }
         Ok(Ok(None)) => return Next::Done,
         Ok(Err(HeadError::Io)) => return Next::Done,
         Ok(Err(HeadError::Reject(status))) => {
@@ -212,13 +215,10 @@ where
         // hyper do; anything we wrote would only be read by the attacker.
         Err(_) => return Next::Done,
     };
-    let close = parsed.close || shutdown.is_cancelled();
-    let head_only = parsed.method == Method::HEAD;
-    let mut req = Request::new(Empty::new());
-    *req.method_mut() = parsed.method;
-    *req.uri_mut() = parsed.uri;
-    *req.version_mut() = Version::HTTP_11;
-    *req.headers_mut() = parsed.headers;
+    // Made by a plain function: a local this future borrows would be kept in it for the
+    // whole exchange, even once moved out (the head and the request are 200+ bytes each).
+    let (req, head_only) = parsed.into_request();
+    let close = close || shutdown.is_cancelled();
     if let Some(slot) = lines {
         slot.arm();
     }
@@ -231,7 +231,7 @@ where
         // Release the read buffer before the next wait; a pipelined request keeps it.
         *buf = BytesMut::new();
     }
-    let written = write_response(io, res, policy_lines.as_ref(), head_only, close).await;
+    let written = write_response(io, res, policy_lines, head_only, close).await;
     if written.is_err() || close {
         let _ = io.shutdown().await;
         return Next::Done;
@@ -245,6 +245,19 @@ struct Parsed {
     uri: Uri,
     headers: HeaderMap,
     close: bool,
+}
+
+impl Parsed {
+    /// The request for the service, and whether it is a HEAD request.
+    fn into_request(self) -> (Request<Empty<Bytes>>, bool) {
+        let head_only = self.method == Method::HEAD;
+        let mut req = Request::new(Empty::new());
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers;
+        (req, head_only)
+    }
 }
 
 enum HeadError {
@@ -388,16 +401,19 @@ fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, Hea
 /// and go out between the two, and the first body piece after them, in one vectored write:
 /// nothing is copied to sit next to anything else, and the buffer stays within the
 /// allocator's small sizes.
-async fn write_response<T, B>(
-    io: &mut T,
+///
+/// The head is built before the returned future starts, so that the future holds only what
+/// writing needs (an `async fn` would keep the response and its parts in it throughout).
+fn write_response<'a, T, B>(
+    io: &'a mut T,
     res: Response<B>,
-    lines: Option<&Lines>,
+    lines: Option<Lines>,
     head_only: bool,
     close: bool,
-) -> io::Result<()>
+) -> impl Future<Output = io::Result<()>> + 'a
 where
     T: AsyncWrite + Unpin,
-    B: Body<Data = Bytes> + Unpin,
+    B: Body<Data = Bytes> + Unpin + 'a,
     B::Error: std::fmt::Display,
 {
     let (parts, mut body) = res.into_parts();
@@ -409,8 +425,8 @@ where
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
     // Lines that must be picked (a rule yields to the origin) are copied into the buffer.
-    let kept = lines.and_then(Lines::as_kept);
-    let picked = if kept.is_none() { lines } else { None };
+    let as_kept = lines.as_ref().is_some_and(|l| l.as_kept().is_some());
+    let picked = lines.as_ref().filter(|_| !as_kept);
     let origin_lines: usize = parts
         .headers
         .iter()
@@ -437,7 +453,6 @@ where
     }
     // The policy's kept lines go out between `out[..split]` and `out[split..]`.
     let mut split = out.len();
-    let mut policy = kept.unwrap_or_default();
     if !has_date {
         out.extend_from_slice(b"date: ");
         http_date(&mut out);
@@ -454,95 +469,105 @@ where
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if bodiless {
-        return write_parts(
-            io,
-            [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-        )
-        .await;
-    }
-    loop {
-        // Whatever is pending (the head, at first) goes out before waiting on a body that is
-        // not ready: a client must see the head while a slow upstream thinks.
-        let frame = match std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)))
-            .await
-        {
-            Poll::Ready(f) => f,
-            Poll::Pending => {
-                if !out.is_empty() {
-                    write_parts(
-                        io,
-                        [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-                    )
-                    .await?;
-                    out.clear();
-                    split = 0;
-                    policy = [&[], &[]];
-                }
-                body.frame().await
-            }
-        };
-        let (data, finished) = match frame {
-            None => (Bytes::new(), true),
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(d) => (d, false),
-                // Trailers are not forwarded on HTTP/1.1 responses.
-                Err(_) => continue,
-            },
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "response body failed; ending the connection");
-                if !out.is_empty() {
-                    let _ = write_parts(
-                        io,
-                        [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-                    )
-                    .await;
-                }
-                return Err(io::Error::other("response body failed"));
-            }
-        };
-        // `None` ends the body even if the body type under-reports `is_end_stream`.
-        let end = finished || body.is_end_stream();
-        if chunked && !data.is_empty() {
-            crate::wire::chunk_size_line(&mut out, data.len());
+    let lines = lines.filter(|_| as_kept);
+    async move {
+        let mut policy = lines.as_ref().and_then(Lines::as_kept).unwrap_or_default();
+        if bodiless {
+            return write_parts(
+                io,
+                [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+            )
+            .await;
         }
-        let mut tail: &[u8] = if chunked && !data.is_empty() {
-            b"\r\n"
-        } else {
-            b""
-        };
-        if end && chunked {
-            tail = if data.is_empty() {
-                b"0\r\n\r\n"
-            } else {
-                b"\r\n0\r\n\r\n"
+        loop {
+            // Whatever is pending (the head, at first) goes out before waiting on a body that is
+            // not ready: a client must see the head while a slow upstream thinks.
+            let frame =
+                match std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)))
+                    .await
+                {
+                    Poll::Ready(f) => f,
+                    Poll::Pending => {
+                        if !out.is_empty() {
+                            write_parts(
+                                io,
+                                [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+                            )
+                            .await?;
+                            out.clear();
+                            split = 0;
+                            policy = [&[], &[]];
+                        }
+                        body.frame().await
+                    }
+                };
+            let (data, finished) = match frame {
+                None => (Bytes::new(), true),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(d) => (d, false),
+                    // Trailers are not forwarded on HTTP/1.1 responses.
+                    Err(_) => continue,
+                },
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "response body failed; ending the connection");
+                    if !out.is_empty() {
+                        let _ = write_parts(
+                            io,
+                            [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
+                        )
+                        .await;
+                    }
+                    return Err(io::Error::other("response body failed"));
+                }
             };
-        }
-        write_parts(
-            io,
-            [
-                &out[..split],
-                policy[0],
-                policy[1],
-                &out[split..],
-                &data,
-                tail,
-            ],
-        )
-        .await?;
-        out.clear();
-        split = 0;
-        policy = [&[], &[]];
-        if end {
-            return Ok(());
+            // `None` ends the body even if the body type under-reports `is_end_stream`.
+            let end = finished || body.is_end_stream();
+            if chunked && !data.is_empty() {
+                crate::wire::chunk_size_line(&mut out, data.len());
+            }
+            let mut tail: &[u8] = if chunked && !data.is_empty() {
+                b"\r\n"
+            } else {
+                b""
+            };
+            if end && chunked {
+                tail = if data.is_empty() {
+                    b"0\r\n\r\n"
+                } else {
+                    b"\r\n0\r\n\r\n"
+                };
+            }
+            write_parts(
+                io,
+                [
+                    &out[..split],
+                    policy[0],
+                    policy[1],
+                    &out[split..],
+                    &data,
+                    tail,
+                ],
+            )
+            .await?;
+            out.clear();
+            split = 0;
+            policy = [&[], &[]];
+            if end {
+                return Ok(());
+            }
         }
     }
 }
 
 /// Writes the pieces of a head and body in order, then flushes.
-async fn write_parts<T: AsyncWrite + Unpin>(io: &mut T, parts: [&[u8]; 6]) -> io::Result<()> {
-    crate::wire::write_all_parts(io, parts).await?;
-    io.flush().await
+fn write_parts<'a, T: AsyncWrite + Unpin>(
+    io: &'a mut T,
+    mut parts: [&'a [u8]; 6],
+) -> impl Future<Output = io::Result<()>> + 'a {
+    std::future::poll_fn(move |cx| {
+        ready!(crate::wire::poll_write_parts(&mut *io, cx, &mut parts))?;
+        Pin::new(&mut *io).poll_flush(cx)
+    })
 }
 
 async fn write_all<T: AsyncWrite + Unpin>(io: &mut T, bytes: &[u8]) -> io::Result<()> {

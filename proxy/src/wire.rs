@@ -1,32 +1,49 @@
 //! Small pieces both HTTP/1.1 codecs (the client-facing fast path and the upstream client)
 //! share.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 /// Writes `parts` in order, in as few system calls as the socket allows (a head, the policy's
 /// lines, a body piece and a chunk trailer leave together, none copied next to another).
-pub(crate) async fn write_all_parts<T, const N: usize>(
-    io: &mut T,
-    mut parts: [&[u8]; N],
-) -> io::Result<()>
+/// A poll function rather than an `async fn`, whose state would hold the pieces twice over.
+pub(crate) fn write_all_parts<'a, T, const N: usize>(
+    io: &'a mut T,
+    mut parts: [&'a [u8]; N],
+) -> impl Future<Output = io::Result<()>> + 'a
 where
     T: AsyncWrite + Unpin,
 {
-    let mut first = 0;
+    std::future::poll_fn(move |cx| poll_write_parts(&mut *io, cx, &mut parts))
+}
+
+/// Polls the writing of `parts`, each advanced past what has gone out, until all are empty.
+pub(crate) fn poll_write_parts<T>(
+    io: &mut T,
+    cx: &mut Context<'_>,
+    parts: &mut [&[u8]],
+) -> Poll<io::Result<()>>
+where
+    T: AsyncWrite + Unpin,
+{
+    const MAX_SLICES: usize = 8;
     loop {
-        while parts.get(first).is_some_and(|p| p.is_empty()) {
-            first += 1;
-        }
-        let Some(rest) = parts.get_mut(first..).filter(|r| !r.is_empty()) else {
-            return Ok(());
+        let Some(first) = parts.iter().position(|p| !p.is_empty()) else {
+            return Poll::Ready(Ok(()));
         };
-        let slices: [IoSlice<'_>; N] =
-            std::array::from_fn(|i| IoSlice::new(rest.get(i).copied().unwrap_or_default()));
-        let mut n = io.write_vectored(&slices[..rest.len()]).await?;
+        let rest = &mut parts[first..];
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        for (slice, part) in slices.iter_mut().zip(rest.iter()) {
+            *slice = IoSlice::new(part);
+        }
+        let count = rest.len().min(MAX_SLICES);
+        let mut n = ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
         if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         for part in rest.iter_mut() {
             let used = n.min(part.len());
