@@ -4,7 +4,9 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
@@ -41,11 +43,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        Box::pin(forward(req))
+        forward(req).unwrap_or_else(|e| Box::pin(std::future::ready(Err(e))))
     }
 }
 
-async fn forward<B>(mut req: Request<B>) -> Result<Response<ResponseBody>, ProxyError>
+/// Rewrites the request for the upstream and encodes it, then returns the exchange still to
+/// wait for. The work is done here, not in the future, because the future is boxed per
+/// request: as an `async fn` it kept the request (and everything it was borrowed for) in
+/// its state throughout, over 2 KiB, which took the allocator's slow path every time.
+fn forward<B>(mut req: Request<B>) -> Result<BoxFuture, ProxyError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -122,13 +128,13 @@ where
     // The route's policy would strip these from the response anyway (see header_policy), and
     // adds its headers to the map unless the head writer adds them as lines: room for them is
     // reserved now, so that does not grow it.
-    let remove = &route.policy.remove;
+    let policy = Arc::clone(&route.policy);
     let room = if ctx.policy_in_lines {
         0
     } else {
         route.policy.max_headers_added()
     };
-    let sent = std::time::Instant::now();
+    let sent = Instant::now();
     let mut ip_buf = [0u8; IP_TEXT_MAX];
     let pieces: [&[u8]; 8];
     let extra_lines: &[&[u8]] = match forwarded {
@@ -152,18 +158,27 @@ where
             &pieces
         }
     };
-    let mut res = endpoint
-        .send(
-            req,
-            extra_lines,
-            timeout,
-            &|name| remove.matches_any_case(name),
-            room,
-        )
-        .await
-        .map_err(ProxyError::from_upstream)?;
-    ctx.stats.upstream_latency(sent.elapsed());
+    let stats = Arc::clone(&ctx.stats);
+    // Boxed where it is made: moving it anywhere first would copy it again.
+    Ok(Box::pin(endpoint.send(
+        req,
+        extra_lines,
+        timeout,
+        move |name: &[u8]| policy.remove.matches_any_case(name),
+        room,
+        move |outcome| {
+            let res = outcome.map_err(ProxyError::from_upstream)?;
+            stats.upstream_latency(sent.elapsed());
+            answered(res, client_upgrade)
+        },
+    )))
+}
 
+/// The upstream's response as the client gets it: an upgrade joins the two connections.
+fn answered(
+    mut res: Response<crate::upstream::UpstreamBody>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response<ResponseBody>, ProxyError> {
     let status = res.status();
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let (Some(client_upgrade), Some(upstream)) =

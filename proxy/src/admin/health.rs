@@ -169,7 +169,7 @@ async fn check_round(
                         .body(Empty::<Bytes>::new())
                         .map_err(|e| e.to_string())?;
                     let res = endpoint
-                        .send(req, &[], timeout, &|_| false, 0)
+                        .send(req, &[], timeout, |_: &[u8]| false, 0, |r| r)
                         .await
                         .map_err(|e| e.to_string())?;
                     if res.status().is_server_error() {

@@ -246,9 +246,9 @@ pub(crate) enum Framing {
 }
 
 /// The body framing of a response to `method` (RFC 9112 section 6.3, in its order).
-pub(crate) fn response_framing(method: &Method, head: &Head) -> Framing {
+pub(crate) fn response_framing(head_request: bool, head: &Head) -> Framing {
     let s = head.status.as_u16();
-    if *method == Method::HEAD || (100..200).contains(&s) || s == 204 || s == 304 {
+    if head_request || (100..200).contains(&s) || s == 204 || s == 304 {
         return Framing::Empty;
     }
     match (head.chunked, head.content_length) {
@@ -283,8 +283,8 @@ mod tests {
         assert_eq!(h.headers["server"], "nginx/1.18.0");
         assert_eq!(h.headers.get_all("set-cookie").iter().count(), 2);
         assert_eq!(&buf[..], b"hello");
-        assert_eq!(response_framing(&Method::GET, &h), Framing::Length(5));
-        assert_eq!(response_framing(&Method::HEAD, &h), Framing::Empty);
+        assert_eq!(response_framing(false, &h), Framing::Length(5));
+        assert_eq!(response_framing(true, &h), Framing::Empty);
     }
 
     #[test]
@@ -306,18 +306,15 @@ mod tests {
         let chunked = head(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
         );
-        assert_eq!(response_framing(&Method::GET, &chunked), Framing::Chunked);
+        assert_eq!(response_framing(false, &chunked), Framing::Chunked);
         let not_last = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
-        assert_eq!(
-            response_framing(&Method::GET, &not_last),
-            Framing::UntilClose
-        );
+        assert_eq!(response_framing(false, &not_last), Framing::UntilClose);
         let none = head("HTTP/1.1 200 OK\r\n\r\n");
-        assert_eq!(response_framing(&Method::GET, &none), Framing::UntilClose);
+        assert_eq!(response_framing(false, &none), Framing::UntilClose);
         let nc = head("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n");
-        assert_eq!(response_framing(&Method::GET, &nc), Framing::Empty);
+        assert_eq!(response_framing(false, &nc), Framing::Empty);
         let dup = head("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n");
-        assert_eq!(response_framing(&Method::GET, &dup), Framing::Length(3));
+        assert_eq!(response_framing(false, &dup), Framing::Length(3));
         let mut conflict =
             BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
         assert!(parse_head(&mut conflict, 65536, &|_| false, 0).is_err());
@@ -338,7 +335,7 @@ mod tests {
         .unwrap();
         let names: Vec<&str> = h.headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-kept"]);
-        assert_eq!(response_framing(&Method::GET, &h), Framing::Chunked);
+        assert_eq!(response_framing(false, &h), Framing::Chunked);
         assert!(keeps_alive(&h));
         let mut switching = BytesMut::from(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",

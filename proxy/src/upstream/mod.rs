@@ -138,7 +138,8 @@ impl Endpoint {
         Ok(Conn {
             io: self.dial.connect().await?,
             buf: BytesMut::new(),
-            head: Vec::with_capacity(512),
+            // The request's encoded head is put here.
+            head: Vec::new(),
         })
     }
 
@@ -152,17 +153,27 @@ impl Endpoint {
     /// hop-by-hop ones. The response's header map has room for `room` more headers (the
     /// policy's [`max_headers_added`](rampart_config::HeaderPolicy::max_headers_added)), so
     /// adding them does not grow it.
-    pub async fn send<B>(
+    ///
+    /// The future's output is what `finish` makes of the outcome (a caller's future wrapped
+    /// around this one would copy it when made, and it is several hundred bytes).
+    ///
+    /// The head is encoded before the returned future starts, and a request without a body
+    /// takes its pooled connection then too: the future holds the encoded head, not the
+    /// request (a request is 224 bytes, and the future is boxed per request).
+    pub fn send<B, D, F, R>(
         self: &Arc<Self>,
         req: Request<B>,
         extra_lines: &[&[u8]],
         response_timeout: Duration,
-        drop: &(dyn Fn(&[u8]) -> bool + Sync),
+        drop: D,
         room: usize,
-    ) -> Result<Response<UpstreamBody>, UpstreamError>
+        finish: F,
+    ) -> impl Future<Output = R> + use<B, D, F, R>
     where
         B: Body<Data = Bytes> + Unpin,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        D: Fn(&[u8]) -> bool + Sync,
+        F: FnOnce(Result<Response<UpstreamBody>, UpstreamError>) -> R,
     {
         let (parts, mut body) = req.into_parts();
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -179,72 +190,97 @@ impl Endpoint {
         } else {
             RequestFraming::Chunked
         };
-        let exchange = async {
-            // The first piece of the body goes out with the head, in one write.
-            let first = if body.is_end_stream() {
-                None
-            } else {
-                next_data(&mut body).await?
-            };
-            // Connecting (TCP, maybe TLS) is boxed: its state is several times the rest of
-            // this future's, and unboxed it would be copied with it on every request although
-            // a pooled connection is the common case.
-            let mut conn = match self.checkout() {
-                Some(conn) => conn,
-                None => Box::pin(self.connect()).await?,
-            };
-            let mut fresh = false;
-            loop {
-                codec::encode_head(
-                    &mut conn.head,
-                    &parts.method,
-                    target,
-                    &parts.headers,
-                    extra_lines,
-                    framing,
-                );
-                let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
-                let result = match sent {
-                    Ok(()) => read_head(&mut conn, drop, room).await,
-                    Err(e) => Err(e),
+        // A request with a body takes its connection once the body's first piece is here (a
+        // slow client does not hold an idle connection meanwhile).
+        let mut pooled = if body.is_end_stream() {
+            self.checkout()
+        } else {
+            None
+        };
+        let mut head = pooled
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.head))
+            .unwrap_or_else(|| Vec::with_capacity(512));
+        codec::encode_head(
+            &mut head,
+            &parts.method,
+            target,
+            &parts.headers,
+            extra_lines,
+            framing,
+        );
+        let head_request = parts.method == Method::HEAD;
+        let this = Arc::clone(self);
+        let mut head = Some(head);
+        async move {
+            // Borrows what it needs from this block, which keeps it all once.
+            let outcome = async {
+            let exchange = async {
+                // The first piece of the body goes out with the head, in one write.
+                let first = if body.is_end_stream() {
+                    None
+                } else {
+                    next_data(&mut body).await?
                 };
-                match result {
-                    Ok(head) => return Ok((conn, head)),
-                    // A pooled connection the upstream closed as we picked it: the request
-                    // never reached it, so sending it again on a new connection is safe if
-                    // there is no body we may have consumed.
-                    Err(e)
-                        if !fresh
-                            && e.is_stale_connection()
-                            && first.is_none()
-                            && framing != RequestFraming::Chunked =>
-                    {
-                        tracing::debug!(upstream = %self.dial.addr, error = %e, "stale pooled connection; retrying on a new one");
-                        conn = Box::pin(self.connect()).await?;
-                        fresh = true;
+                // Connecting (TCP, maybe TLS) is boxed: its state is several times the rest of
+                // this future's, and unboxed it would be copied with it on every request
+                // although a pooled connection is the common case.
+                let mut conn = match pooled.take().or_else(|| this.checkout()) {
+                    Some(conn) => conn,
+                    None => Box::pin(this.connect()).await?,
+                };
+                conn.head = head.take().unwrap_or_default();
+                let mut fresh = false;
+                loop {
+                    let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
+                    let result = match sent {
+                        Ok(()) => read_head(&mut conn, &drop, room).await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(head) => return Ok((conn, head)),
+                        // A pooled connection the upstream closed as we picked it: the request
+                        // never reached it, so sending it again on a new connection is safe if
+                        // there is no body we may have consumed (the head is still in the
+                        // connection's buffer then: only a body's pieces reuse it).
+                        Err(e)
+                            if !fresh
+                                && e.is_stale_connection()
+                                && first.is_none()
+                                && framing != RequestFraming::Chunked =>
+                        {
+                            tracing::debug!(upstream = %this.dial.addr, error = %e, "stale pooled connection; retrying on a new one");
+                            let head = std::mem::take(&mut conn.head);
+                            conn = Box::pin(this.connect()).await?;
+                            conn.head = head;
+                            fresh = true;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
+            };
+            let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
+                Ok(r) => r?,
+                Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
+            };
+            let framing = codec::response_framing(head_request, &head);
+            let reusable = codec::keeps_alive(&head);
+            let mut res = Response::new(UpstreamBody::done());
+            *res.status_mut() = head.status;
+            *res.version_mut() = Version::HTTP_11;
+            *res.headers_mut() = head.headers;
+            if head.status == http::StatusCode::SWITCHING_PROTOCOLS {
+                let Conn { io, buf, .. } = conn;
+                res.extensions_mut()
+                    .insert(Upgraded(Arc::new(Mutex::new(Some((io, buf.freeze()))))));
+                return Ok(res);
             }
-        };
-        let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
-            Ok(r) => r?,
-            Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
-        };
-        let framing = codec::response_framing(&parts.method, &head);
-        let reusable = codec::keeps_alive(&head);
-        let mut res = Response::new(UpstreamBody::done());
-        *res.status_mut() = head.status;
-        *res.version_mut() = Version::HTTP_11;
-        *res.headers_mut() = head.headers;
-        if head.status == http::StatusCode::SWITCHING_PROTOCOLS {
-            let Conn { io, buf, .. } = conn;
-            res.extensions_mut()
-                .insert(Upgraded(Arc::new(Mutex::new(Some((io, buf.freeze()))))));
-            return Ok(res);
+            *res.body_mut() = UpstreamBody::new(conn, framing, reusable.then(|| Arc::clone(&this)));
+            Ok(res)
+            }
+            .await;
+            finish(outcome)
         }
-        *res.body_mut() = UpstreamBody::new(conn, framing, reusable.then(|| self.clone()));
-        Ok(res)
     }
 }
 
@@ -438,7 +474,8 @@ mod tests {
             B: Body<Data = Bytes> + Unpin,
             B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         {
-            self.send(req, &[], timeout, &|_| false, 0).await
+            self.send(req, &[], timeout, |_: &[u8]| false, 0, |r| r)
+                .await
         }
     }
 
