@@ -9,6 +9,7 @@ pub mod errors_policy;
 pub mod leak;
 pub mod lines;
 pub mod load;
+pub mod names;
 pub mod policy;
 pub mod presets;
 mod raw;

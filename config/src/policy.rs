@@ -7,6 +7,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use crate::errors_policy::{ErrorBodyMode, ErrorBodyPolicy};
 use crate::lines::RenderedLines;
+use crate::names::{first_word, lower_word};
 
 /// How a rule treats a header the origin already sent (CloudFront's `Override`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,45 +358,6 @@ impl Words {
     }
 }
 
-/// `word` with its ASCII capitals made lowercase and every other byte left as it is, all 8
-/// bytes at once: a byte gets its case bit when its low 7 bits are at least `A`, not past
-/// `Z`, and its high bit is clear. The low 7 bits plus at most 0x3f never carry into the next
-/// byte.
-#[inline]
-fn lower_word(word: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let low = word & LOW7;
-    let from_a = low.wrapping_add(0x3f3f_3f3f_3f3f_3f3f); // 0x80 - b'A'
-    let past_z = low.wrapping_add(0x2525_2525_2525_2525); // 0x80 - (b'Z' + 1)
-    let capitals = from_a & !past_z & !word & HIGH;
-    word | (capitals >> 2)
-}
-
-/// The first 8 bytes of `b` as a little-endian word, zero-padded. Shorter names are read as
-/// two overlapping pieces instead of byte by byte (`date`, `server` and `vary` are short).
-#[inline]
-fn first_word(b: &[u8]) -> u64 {
-    if let Some(chunk) = b.first_chunk::<8>() {
-        return u64::from_le_bytes(*chunk);
-    }
-    let n = b.len();
-    match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-        (Some(lo), Some(hi)) => {
-            u64::from(u32::from_le_bytes(*lo))
-                | (u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4)))
-        }
-        _ => match (b.first(), b.last()) {
-            (Some(&first), Some(&last)) => {
-                u64::from(first)
-                    | (u64::from(b[n / 2]) << (8 * (n / 2)))
-                    | (u64::from(last) << (8 * (n - 1)))
-            }
-            _ => 0,
-        },
-    }
-}
-
 /// The compiled form of [`ServerSpec`].
 #[derive(Debug, Clone)]
 pub enum ServerAction {
@@ -562,38 +524,6 @@ mod tests {
         odd.insert_exact(HeaderName::from_static("a_b"));
         assert!(odd.matches_any_case(b"A_B"));
         assert!(!odd.matches_any_case(b"a\x7fb"));
-    }
-
-    #[test]
-    fn lower_word_lowercases_capitals_only_in_every_byte_position() {
-        for b in 0..=255u8 {
-            for pos in 0..8 {
-                // The byte under test among neighbours that could carry into it.
-                let mut bytes = [0xffu8, b'Z', b'A', 0x7f, b'@', b'[', 0x80, b'a'];
-                bytes[pos] = b;
-                let want = u64::from_le_bytes(bytes.map(|c| c.to_ascii_lowercase()));
-                assert_eq!(
-                    lower_word(u64::from_le_bytes(bytes)),
-                    want,
-                    "{b:#x} at {pos}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn first_word_reads_every_length() {
-        let text = b"abcdefghijk";
-        for n in 0..=text.len() {
-            let mut padded = [0u8; 8];
-            let m = n.min(8);
-            padded[..m].copy_from_slice(&text[..m]);
-            assert_eq!(
-                first_word(&text[..n]),
-                u64::from_le_bytes(padded),
-                "length {n}"
-            );
-        }
     }
 
     #[test]

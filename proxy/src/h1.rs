@@ -19,10 +19,11 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body;
 use http_body_util::{BodyExt, Empty};
+use rampart_config::names::eq_lowercase;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -344,21 +345,21 @@ fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, Hea
     let n = req.headers.len();
     for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if eq_lowercase(name, b"content-length") {
             if h.value.trim_ascii() != b"0" {
                 return Err(HeadError::NotOurs);
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
-            || name.eq_ignore_ascii_case(b"expect")
-            || name.eq_ignore_ascii_case(b"upgrade")
+        } else if eq_lowercase(name, b"transfer-encoding")
+            || eq_lowercase(name, b"expect")
+            || eq_lowercase(name, b"upgrade")
         {
             return Err(HeadError::NotOurs);
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if eq_lowercase(name, b"connection") {
             for token in h.value.split(|b| *b == b',') {
                 let t = token.trim_ascii();
-                if t.eq_ignore_ascii_case(b"close") {
+                if eq_lowercase(t, b"close") {
                     close = true;
-                } else if t.eq_ignore_ascii_case(b"upgrade") {
+                } else if eq_lowercase(t, b"upgrade") {
                     return Err(HeadError::NotOurs);
                 }
             }
@@ -377,7 +378,7 @@ fn parse(buf: &mut BytesMut, max: usize, h2: bool) -> Result<Option<Parsed>, Hea
         .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
     let mut headers = HeaderMap::with_capacity(n + 4);
     for &(ns, ne, vs, ve) in &spans[..n] {
-        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
+        let name = crate::wire::header_name(&raw[ns as usize..ne as usize])
             .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
             .map_err(|_| HeadError::Reject(StatusCode::BAD_REQUEST))?;
