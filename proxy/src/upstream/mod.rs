@@ -213,70 +213,76 @@ impl Endpoint {
         let this = Arc::clone(self);
         let mut head = Some(head);
         async move {
-            // Borrows what it needs from this block, which keeps it all once.
+            // The exchange proper borrows from this block, which holds everything once.
             let outcome = async {
-            let exchange = async {
-                // The first piece of the body goes out with the head, in one write.
-                let first = if body.is_end_stream() {
-                    None
-                } else {
-                    next_data(&mut body).await?
-                };
-                // Connecting (TCP, maybe TLS) is boxed: its state is several times the rest of
-                // this future's, and unboxed it would be copied with it on every request
-                // although a pooled connection is the common case.
-                let mut conn = match pooled.take().or_else(|| this.checkout()) {
-                    Some(conn) => conn,
-                    None => Box::pin(this.connect()).await?,
-                };
-                conn.head = head.take().unwrap_or_default();
-                let mut fresh = false;
-                loop {
-                    let sent = write_request(&mut conn, first.as_ref(), &mut body, framing).await;
-                    let result = match sent {
-                        Ok(()) => read_head(&mut conn, &drop, room).await,
-                        Err(e) => Err(e),
+                let exchange = async {
+                    // The first piece of the body goes out with the head, in one write.
+                    let first = if body.is_end_stream() {
+                        None
+                    } else {
+                        next_data(&mut body).await?
                     };
-                    match result {
-                        Ok(head) => return Ok((conn, head)),
-                        // A pooled connection the upstream closed as we picked it: the request
-                        // never reached it, so sending it again on a new connection is safe if
-                        // there is no body we may have consumed (the head is still in the
-                        // connection's buffer then: only a body's pieces reuse it).
-                        Err(e)
-                            if !fresh
-                                && e.is_stale_connection()
-                                && first.is_none()
-                                && framing != RequestFraming::Chunked =>
-                        {
-                            tracing::debug!(upstream = %this.dial.addr, error = %e, "stale pooled connection; retrying on a new one");
-                            let head = std::mem::take(&mut conn.head);
-                            conn = Box::pin(this.connect()).await?;
-                            conn.head = head;
-                            fresh = true;
+                    // Connecting (TCP, maybe TLS) is boxed: its state is several times the rest of
+                    // this future's, and unboxed it would be copied with it on every request
+                    // although a pooled connection is the common case.
+                    let mut conn = match pooled.take().or_else(|| this.checkout()) {
+                        Some(conn) => conn,
+                        None => Box::pin(this.connect()).await?,
+                    };
+                    conn.head = head.take().unwrap_or_default();
+                    let mut fresh = false;
+                    loop {
+                        let sent =
+                            write_request(&mut conn, first.as_ref(), &mut body, framing).await;
+                        let result = match sent {
+                            Ok(()) => read_head(&mut conn, &drop, room).await,
+                            Err(e) => Err(e),
+                        };
+                        match result {
+                            Ok(head) => return Ok((conn, head)),
+                            // A pooled connection the upstream closed as we picked it: the request
+                            // never reached it, so sending it again on a new connection is safe if
+                            // there is no body we may have consumed (the head is still in the
+                            // connection's buffer then: only a body's pieces reuse it).
+                            Err(e)
+                                if !fresh
+                                    && e.is_stale_connection()
+                                    && first.is_none()
+                                    && framing != RequestFraming::Chunked =>
+                            {
+                                tracing::debug!(
+                                    upstream = %this.dial.addr,
+                                    error = %e,
+                                    "stale pooled connection; retrying on a new one"
+                                );
+                                let head = std::mem::take(&mut conn.head);
+                                conn = Box::pin(this.connect()).await?;
+                                conn.head = head;
+                                fresh = true;
+                            }
+                            Err(e) => return Err(e),
                         }
-                        Err(e) => return Err(e),
                     }
+                };
+                let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
+                };
+                let framing = codec::response_framing(head_request, &head);
+                let reusable = codec::keeps_alive(&head);
+                let mut res = Response::new(UpstreamBody::done());
+                *res.status_mut() = head.status;
+                *res.version_mut() = Version::HTTP_11;
+                *res.headers_mut() = head.headers;
+                if head.status == http::StatusCode::SWITCHING_PROTOCOLS {
+                    let Conn { io, buf, .. } = conn;
+                    res.extensions_mut()
+                        .insert(Upgraded(Arc::new(Mutex::new(Some((io, buf.freeze()))))));
+                    return Ok(res);
                 }
-            };
-            let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
-                Ok(r) => r?,
-                Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
-            };
-            let framing = codec::response_framing(head_request, &head);
-            let reusable = codec::keeps_alive(&head);
-            let mut res = Response::new(UpstreamBody::done());
-            *res.status_mut() = head.status;
-            *res.version_mut() = Version::HTTP_11;
-            *res.headers_mut() = head.headers;
-            if head.status == http::StatusCode::SWITCHING_PROTOCOLS {
-                let Conn { io, buf, .. } = conn;
-                res.extensions_mut()
-                    .insert(Upgraded(Arc::new(Mutex::new(Some((io, buf.freeze()))))));
-                return Ok(res);
-            }
-            *res.body_mut() = UpstreamBody::new(conn, framing, reusable.then(|| Arc::clone(&this)));
-            Ok(res)
+                *res.body_mut() =
+                    UpstreamBody::new(conn, framing, reusable.then(|| Arc::clone(&this)));
+                Ok(res)
             }
             .await;
             finish(outcome)
