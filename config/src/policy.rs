@@ -7,7 +7,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use crate::errors_policy::{ErrorBodyMode, ErrorBodyPolicy};
 use crate::lines::RenderedLines;
-use crate::names::{first_word, lower_word};
+use crate::names::{eq_lowercase, first_word, lower_word};
 
 /// How a rule treats a header the origin already sent (CloudFront's `Override`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,7 +269,7 @@ impl RemoveSet {
         self.by_len.get(name.len()).is_some_and(|bucket| {
             let key = Words::lowered(name);
             bucket.iter().any(|(k, n)| {
-                *k == key && (name.len() <= 16 || n.as_str().as_bytes().eq_ignore_ascii_case(name))
+                *k == key && (name.len() <= 16 || eq_lowercase(name, n.as_str().as_bytes()))
             })
         }) || self.matches_prefix(name)
     }
@@ -337,7 +337,7 @@ impl Prefix {
         word & self.mask == self.head
             && name.len() >= self.text.len()
             && (self.text.len() <= 8
-                || name[..self.text.len()].eq_ignore_ascii_case(self.text.as_bytes()))
+                || eq_lowercase(&name[..self.text.len()], self.text.as_bytes()))
     }
 }
 

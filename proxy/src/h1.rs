@@ -474,11 +474,7 @@ where
     async move {
         let mut policy = lines.as_ref().and_then(Lines::as_kept).unwrap_or_default();
         if bodiless {
-            return write_parts(
-                io,
-                [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-            )
-            .await;
+            return write_parts(io, head_and(&out, split, policy, b"", b"")).await;
         }
         loop {
             // Whatever is pending (the head, at first) goes out before waiting on a body that is
@@ -490,11 +486,7 @@ where
                     Poll::Ready(f) => f,
                     Poll::Pending => {
                         if !out.is_empty() {
-                            write_parts(
-                                io,
-                                [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-                            )
-                            .await?;
+                            write_parts(io, head_and(&out, split, policy, b"", b"")).await?;
                             out.clear();
                             split = 0;
                             policy = [&[], &[]];
@@ -512,11 +504,7 @@ where
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "response body failed; ending the connection");
                     if !out.is_empty() {
-                        let _ = write_parts(
-                            io,
-                            [&out[..split], policy[0], policy[1], &out[split..], b"", b""],
-                        )
-                        .await;
+                        let _ = write_parts(io, head_and(&out, split, policy, b"", b"")).await;
                     }
                     return Err(io::Error::other("response body failed"));
                 }
@@ -538,18 +526,7 @@ where
                     b"\r\n0\r\n\r\n"
                 };
             }
-            write_parts(
-                io,
-                [
-                    &out[..split],
-                    policy[0],
-                    policy[1],
-                    &out[split..],
-                    &data,
-                    tail,
-                ],
-            )
-            .await?;
+            write_parts(io, head_and(&out, split, policy, &data, tail)).await?;
             out.clear();
             split = 0;
             policy = [&[], &[]];
@@ -558,6 +535,25 @@ where
             }
         }
     }
+}
+
+/// The pieces of one write: the head buffer up to `split`, the policy's kept lines, the rest
+/// of the buffer (the writer's own lines, or a chunk size line), then body data and its tail.
+fn head_and<'a>(
+    out: &'a [u8],
+    split: usize,
+    policy: [&'a [u8]; 2],
+    data: &'a [u8],
+    tail: &'a [u8],
+) -> [&'a [u8]; 6] {
+    [
+        &out[..split],
+        policy[0],
+        policy[1],
+        &out[split..],
+        data,
+        tail,
+    ]
 }
 
 /// Writes the pieces of a head and body in order, then flushes.
