@@ -309,3 +309,53 @@ async fn access_log_names_the_upstream_status_only_when_an_upstream_answered() {
     assert!(!failed.contains("upstream_status"), "{failed}");
     assert!(failed.contains("failure=\"upstream\""), "{failed}");
 }
+
+// The upstream connection keeps its response timer between requests (re-armed, not made anew):
+// a slow answer on a reused connection must still time out.
+#[tokio::test]
+async fn slow_upstream_on_a_reused_connection_is_still_a_504() {
+    let origin = TestOrigin::start().await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.timeouts]\nupstream_response = \"300ms\"\n",
+    )
+    .await;
+    let mut conn = RawConn::connect(proxy.addr()).await;
+    for _ in 0..2 {
+        conn.send(b"GET /fast HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert_eq!(conn.read_response().await.status, 200);
+    }
+    conn.send(b"GET /?delay_head_ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await;
+    let res = conn.read_response().await;
+    assert_eq!(res.status, 504);
+    crate::support::proxy::expect_generic_json(&res, "Gateway Timeout");
+    assert_eq!(
+        origin.connections_accepted(),
+        1,
+        "all three requests should have used the one pooled upstream connection"
+    );
+}
+
+// The client connection keeps one idle timer for its life, re-armed after each response: a
+// keep-alive connection that goes quiet after a request must still be closed.
+#[tokio::test]
+async fn quiet_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let origin = TestOrigin::start().await;
+    let proxy = TestProxy::to(
+        &origin.url(),
+        "strict",
+        "[server.timeouts]\nidle = \"300ms\"\n",
+    )
+    .await;
+    let mut conn = RawConn::connect(proxy.addr()).await;
+    for _ in 0..2 {
+        conn.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert_eq!(conn.read_response().await.status, 200);
+    }
+    assert!(
+        conn.is_closed_by_peer_within(Duration::from_secs(10)).await,
+        "an idle keep-alive connection stayed open past its 300 ms idle timeout"
+    );
+}

@@ -117,6 +117,12 @@ where
     async move {
         let mut buf = BytesMut::new();
         let mut first = true;
+        // One timer and one shutdown waiter for the connection's life, re-armed for each wait:
+        // a timer made per wait is put into the runtime's wheel and taken out again on every
+        // request, and a later deadline only needs an atomic update of a registered one.
+        let idle = tokio::time::sleep(settings.header_timeout);
+        let mut idle = std::pin::pin!(idle);
+        let mut shut = std::pin::pin!(shutdown.cancelled());
         loop {
             if buf.is_empty() {
                 // Idle: no buffer held while waiting (readiness first; the buffer is only taken for
@@ -125,11 +131,10 @@ where
                 // stale hint (a fresh connection often reports it before its client has sent
                 // anything), so the wait lasts until bytes are actually read, and a read that
                 // finds nothing gives the buffer back before waiting on.
-                let wait = if first {
-                    settings.header_timeout
-                } else {
-                    settings.idle_timeout
-                };
+                if !first {
+                    idle.as_mut()
+                        .reset(tokio::time::Instant::now() + settings.idle_timeout);
+                }
                 let first_bytes = std::future::poll_fn(|cx| {
                     ready!(io.poll_readable(cx))?;
                     buf.reserve(READ_SIZE);
@@ -141,12 +146,14 @@ where
                 });
                 tokio::select! {
                     biased;
-                    r = tokio::time::timeout(wait, first_bytes) => match r {
-                        Ok(Ok(n)) if n > 0 => {}
-                        // Closed, failed, or quiet for the whole wait.
+                    r = first_bytes => match r {
+                        Ok(n) if n > 0 => {}
+                        // Closed or failed.
                         _ => return Outcome::Done,
                     },
-                    () = shutdown.cancelled() => return Outcome::Done,
+                    // Quiet for the whole wait.
+                    () = &mut idle => return Outcome::Done,
+                    () = &mut shut => return Outcome::Done,
                 }
             }
             let h2 = first && prior_knowledge;
@@ -194,12 +201,18 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let (parsed, close) = match tokio::time::timeout(
-        settings.header_timeout,
-        read_head(io, buf, settings.max_head, h2),
-    )
-    .await
-    {
+    // Nearly every head arrives whole in the first read: parsed here, it needs no timer.
+    let head = match parse(buf, settings.max_head, h2) {
+        Ok(None) => {
+            tokio::time::timeout(
+                settings.header_timeout,
+                read_head(io, buf, settings.max_head, h2),
+            )
+            .await
+        }
+        parsed => Ok(parsed),
+    };
+    let (parsed, close) = match head {
         Ok(Ok(Some(p))) => {
             let close = p.close;
             (p, close)

@@ -12,7 +12,9 @@ mod codec;
 mod error;
 mod io;
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -21,6 +23,7 @@ use http::{Method, Request, Response, Version};
 use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Sleep;
 
 pub use body::UpstreamBody;
 pub use error::{BodyError, UpstreamError};
@@ -40,6 +43,10 @@ pub(crate) struct Conn {
     buf: BytesMut,
     /// Scratch for the request head; kept so a request costs no allocation for it.
     head: Vec<u8>,
+    /// The response timeout's timer, kept with the connection and re-armed per request: a
+    /// timer made per request is put into the runtime's wheel and taken out again every time,
+    /// while moving a registered one's deadline later is an atomic update.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// An upgraded (101) upstream connection, for the tunnel to take.
@@ -140,6 +147,7 @@ impl Endpoint {
             buf: BytesMut::new(),
             // The request's encoded head is put here.
             head: Vec::new(),
+            timer: None,
         })
     }
 
@@ -215,6 +223,12 @@ impl Endpoint {
         async move {
             // The exchange proper borrows from this block, which holds everything once.
             let outcome = async {
+                let deadline = tokio::time::Instant::now() + response_timeout;
+                let mut timer = pooled
+                    .as_mut()
+                    .and_then(|c| c.timer.take())
+                    .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
+                timer.as_mut().reset(deadline);
                 let exchange = async {
                     // The first piece of the body goes out with the head, in one write.
                     let first = if body.is_end_stream() {
@@ -264,10 +278,19 @@ impl Endpoint {
                         }
                     }
                 };
-                let (conn, head) = match tokio::time::timeout(response_timeout, exchange).await {
-                    Ok(r) => r?,
-                    Err(_) => return Err(UpstreamError::ResponseTimeout(response_timeout)),
+                let mut exchange = std::pin::pin!(exchange);
+                let raced = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+                        return Poll::Ready(Some(r));
+                    }
+                    timer.as_mut().poll(cx).map(|()| None)
+                })
+                .await;
+                let (mut conn, head) = match raced {
+                    Some(r) => r?,
+                    None => return Err(UpstreamError::ResponseTimeout(response_timeout)),
                 };
+                conn.timer = Some(timer);
                 let framing = codec::response_framing(head_request, &head);
                 let reusable = codec::keeps_alive(&head);
                 let mut res = Response::new(UpstreamBody::done());
