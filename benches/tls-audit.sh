@@ -16,7 +16,7 @@
 # Environment:
 #   KEY=ec|rsa     certificate key type (EC P-256 or RSA 2048; default ec)
 #   TESTSSL=PATH   the testssl.sh to run (default: the installed one; Debian package testssl.sh)
-#   OUT=target/bench   RAMPART_BIN=target/release/rampart-proxy   SKIP_BUILD=1 (use it as is)
+#   OUT=target/bench   RAMPART_BIN=target/dist/rampart-proxy   SKIP_BUILD=1 (use it as is)
 #   KEEP_TMP=1     keep the certificate, logs and scratch files
 # As root, missing tools (testssl.sh, openssl, curl) are installed with apt-get.
 set -euo pipefail

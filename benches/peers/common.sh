@@ -11,7 +11,7 @@ PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 ORIGIN_CPU=${ORIGIN_CPU:-0}   # the origin and the load generator
 PROXY_CPU=${PROXY_CPU:-1}     # the proxy under test, alone
-RAMPART_BIN=${RAMPART_BIN:-target/release/rampart-proxy}
+RAMPART_BIN=${RAMPART_BIN:-target/dist/rampart-proxy}
 
 # File descriptors: raise the soft limit as far as the hard one allows (a container may cap
 # the hard limit below 65536 even for root); the peers' connection limits follow from it.
@@ -85,11 +85,11 @@ build_rampart() {
     if [[ -n ${SKIP_BUILD:-} ]]; then
         log "SKIP_BUILD set: using $RAMPART_BIN as is"
     elif command -v cargo >/dev/null 2>&1; then
-        log "cargo build --release -p rampart-proxy"
-        cargo build --release -p rampart-proxy >&2 ||
+        log "cargo build --profile dist -p rampart-proxy"
+        cargo build --profile dist -p rampart-proxy >&2 ||
             die "cargo build failed (SKIP_BUILD=1 measures the existing $RAMPART_BIN as is)"
     fi
-    [[ -x $RAMPART_BIN ]] || die "$RAMPART_BIN not found (cargo build --release -p rampart-proxy)"
+    [[ -x $RAMPART_BIN ]] || die "$RAMPART_BIN not found (cargo build --profile dist -p rampart-proxy)"
 }
 
 # render_template SRC DST NAME=VALUE...: replaces each @NAME@; fails on any left over

@@ -64,7 +64,10 @@ target=x86_64-unknown-linux-gnu
 # A separate target directory: the static build uses other RUSTFLAGS, so it neither invalidates
 # nor waits on the regular target/release build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/container}"
-bindir="$CARGO_TARGET_DIR/$target/release"
+# The proxy ships built with the `dist` profile (fat LTO, one codegen unit: Cargo.toml says
+# why), the verifier with `release`.
+profile_of() { if [ "$1" = rampart-proxy ]; then echo dist; else echo release; fi; }
+bindir_of() { echo "$CARGO_TARGET_DIR/$target/$(profile_of "$1")"; }
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
@@ -133,11 +136,13 @@ buildah_ info >"$work/buildah-info" 2>&1 || {
 
 # ---- helpers ----------------------------------------------------------------------------------
 static_binary() { # PACKAGE -> builds (unless --no-build) and checks it is statically linked
-    local package=$1 bin="$bindir/$1"
+    local package=$1 profile bin
+    profile=$(profile_of "$1")
+    bin="$(bindir_of "$1")/$1"
     if [ "$do_build" = 1 ]; then
-        say "cargo build --release --target $target -p $package (static glibc, nice 10; CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+        say "cargo build --profile $profile --target $target -p $package (static glibc, nice 10; CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
         RUSTFLAGS='-C target-feature=+crt-static' nice -n 10 \
-            cargo build --release --locked --target "$target" -p "$package" ||
+            cargo build --profile "$profile" --locked --target "$target" -p "$package" ||
             build_error "cargo build of $package failed (output above)"
     fi
     [ -x "$bin" ] || build_error "$bin does not exist (run without --no-build)"
@@ -213,7 +218,7 @@ test_proxy() {
     static_binary rampart-proxy
     mkdir -p "$ctx"
     # Without the debug info (line tables: 50 -> 15 MB); symbols stay for backtraces.
-    strip --strip-debug -o "$ctx/rampart-proxy" "$bindir/rampart-proxy"
+    strip --strip-debug -o "$ctx/rampart-proxy" "$(bindir_of rampart-proxy)/rampart-proxy"
     build_image rampart-proxy deploy/container/Containerfile.proxy "$ctx"
     check_image_user "$image"
 
@@ -442,7 +447,7 @@ test_verify() {
     [ -s "$bundle" ] || build_error "$bundle is missing; the verifier image needs a CA bundle (apt-get install -y ca-certificates)"
     static_binary rampart-verify
     mkdir -p "$ctx"
-    strip --strip-debug -o "$ctx/rampart-verify" "$bindir/rampart-verify"
+    strip --strip-debug -o "$ctx/rampart-verify" "$(bindir_of rampart-verify)/rampart-verify"
     cp "$bundle" "$ctx/ca-certificates.crt"
     build_image rampart-verify deploy/container/Containerfile.verify "$ctx"
     check_image_user "$image"
