@@ -206,7 +206,7 @@ where
         Ok(None) => {
             tokio::time::timeout(
                 settings.header_timeout,
-                read_head(io, buf, settings.max_head, h2),
+                read_rest_of_head(io, buf, settings.max_head, h2),
             )
             .await
         }
@@ -285,7 +285,9 @@ enum HeadError {
     Http2,
 }
 
-async fn read_head<T>(
+/// Reads until the head that starts in `buf` is complete; the caller has already found that
+/// what `buf` holds does not parse yet.
+async fn read_rest_of_head<T>(
     io: &mut T,
     buf: &mut BytesMut,
     max: usize,
@@ -295,11 +297,6 @@ where
     T: AsyncRead + Unpin,
 {
     loop {
-        if !buf.is_empty()
-            && let Some(parsed) = parse(buf, max, h2)?
-        {
-            return Ok(Some(parsed));
-        }
         if buf.len() > max {
             return Err(HeadError::Reject(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -311,6 +308,9 @@ where
             Ok(0) => return Err(HeadError::Io),
             Ok(_) => {}
             Err(_) => return Err(HeadError::Io),
+        }
+        if let Some(parsed) = parse(buf, max, h2)? {
+            return Ok(Some(parsed));
         }
     }
 }

@@ -224,11 +224,13 @@ impl Endpoint {
             // The exchange proper borrows from this block, which holds everything once.
             let outcome = async {
                 let deadline = tokio::time::Instant::now() + response_timeout;
-                let mut timer = pooled
-                    .as_mut()
-                    .and_then(|c| c.timer.take())
-                    .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
-                timer.as_mut().reset(deadline);
+                let mut timer = match pooled.as_mut().and_then(|c| c.timer.take()) {
+                    Some(mut kept) => {
+                        kept.as_mut().reset(deadline);
+                        kept
+                    }
+                    None => Box::pin(tokio::time::sleep_until(deadline)),
+                };
                 let exchange = async {
                     // The first piece of the body goes out with the head, in one write.
                     let first = if body.is_end_stream() {
