@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 
 use super::codec::Framing;
@@ -17,12 +17,20 @@ use super::{Conn, Endpoint};
 const MAX_READ: usize = 64 * 1024;
 /// A chunk-size line (with extensions) or trailer line longer than this is refused.
 const MAX_LINE: usize = 8 * 1024;
+/// A body read that asks for more than this marks the connection's buffer as a large one.
+/// A pooled connection does not keep it: with it, every keep-alive connection held its own
+/// 64 KiB buffer, and large bodies went through as many cache-cold buffers as there were
+/// connections (copying into them cost the kernel twice what copying into one freed and
+/// reused buffer does; benches/README.md, eighth session).
+const GROWN: usize = 16 * 1024;
 
 pub struct UpstreamBody {
     conn: Option<Conn>,
     state: State,
     /// Where the connection returns when the body ends; `None` when it must close.
     home: Option<Arc<Endpoint>>,
+    /// Whether a read grew the connection's buffer past `GROWN`.
+    grown: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +68,7 @@ impl UpstreamBody {
             } else {
                 home
             },
+            grown: false,
         };
         if matches!(body.state, State::Done) {
             body.finish();
@@ -73,6 +82,7 @@ impl UpstreamBody {
             conn: None,
             state: State::Done,
             home: None,
+            grown: false,
         }
     }
 
@@ -80,9 +90,12 @@ impl UpstreamBody {
     /// and nothing unread is left on it.
     fn finish(&mut self) {
         self.state = State::Done;
-        if let (Some(conn), Some(home)) = (self.conn.take(), self.home.take())
+        if let (Some(mut conn), Some(home)) = (self.conn.take(), self.home.take())
             && conn.buf.is_empty()
         {
+            if self.grown {
+                conn.buf = BytesMut::new();
+            }
             home.put(conn);
         }
     }
@@ -107,6 +120,9 @@ impl UpstreamBody {
         let want = usize::try_from(want)
             .unwrap_or(MAX_READ)
             .clamp(4096, MAX_READ);
+        if want > GROWN {
+            self.grown = true;
+        }
         conn.buf.reserve(want);
         let n = ready!(tokio_util::io::poll_read_buf(
             Pin::new(&mut conn.io),

@@ -571,6 +571,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pooled_connection_keeps_no_large_body_buffer() {
+        // Keeping each idle connection's 64 KiB read buffer spread large bodies over as many
+        // cache-cold buffers as there were connections (the 64 KiB row of benches/load.sh).
+        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n".to_vec();
+        big.resize(big.len() + 65536, b'x');
+        let big: &'static [u8] = Box::leak(big.into_boxed_slice());
+        let (port, upstream) = raw_upstream(
+            vec![big, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            usize::MAX,
+        )
+        .await;
+        let ep = endpoint(port);
+        let res = ep.send_all(get("/"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(body_of(res).await.len(), 65536);
+        {
+            let mut idle = ep.idle.lock().unwrap();
+            assert_eq!(idle.len(), 1, "the connection went back to the pool");
+            // `capacity` counts only what is left past the consumed bytes; whether the whole
+            // allocation could be reused is what shows it was kept.
+            assert!(
+                !idle[0].0.buf.try_reclaim(4 * READ_CHUNK),
+                "an idle connection kept its large body buffer"
+            );
+        }
+        let res = ep.send_all(get("/"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(body_of(res).await, b"ok");
+        drop(ep);
+        assert_eq!(upstream.await.unwrap().len(), 2, "both on one connection");
+    }
+
+    #[tokio::test]
     async fn a_pooled_connection_closed_by_the_upstream_is_retried_on_a_new_one() {
         let (port, upstream) = raw_upstream(
             vec![
