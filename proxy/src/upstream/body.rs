@@ -123,7 +123,14 @@ impl UpstreamBody {
         if want > GROWN {
             self.grown = true;
         }
-        conn.buf.reserve(want);
+        if conn.buf.is_empty() && conn.buf.capacity() < want {
+            // `reserve` on a buffer whose earlier bytes were handed out reallocates it and copies
+            // those consumed bytes along (the head and a body's first piece, ~8 KiB per large
+            // body); a fresh buffer copies nothing.
+            conn.buf = BytesMut::with_capacity(want);
+        } else {
+            conn.buf.reserve(want);
+        }
         let n = ready!(tokio_util::io::poll_read_buf(
             Pin::new(&mut conn.io),
             cx,
