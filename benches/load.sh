@@ -6,8 +6,10 @@
 #   CPU 1 (PROXY_CPU):  the proxy under test, alone, one worker
 #
 # Prints, per scenario, the median req/s and median p99 over ROUNDS rounds for each target,
-# the ratios to nginx and HAProxy, and whether rampart meets the target (req/s >= nginx's,
-# p99 <= nginx's). Raw per-run results go to $OUT/load-<date>.tsv.
+# the ratios to nginx and HAProxy, rampart's req/s over each peer's paired within a round
+# (a scenario's targets run back to back, so paired runs are seconds apart), and whether
+# rampart meets the target (req/s >= nginx's, p99 <= nginx's). Raw per-run results go to
+# $OUT/load-<date>.tsv.
 #
 # Usage: benches/load.sh [--quick] [-h|--help]
 #   --quick          smoke run: ROUNDS=1 DURATION=3 WARMUP=1
@@ -359,14 +361,16 @@ say "   above ${DISTURBED_PCT}% the run is disturbed and re-run (up to $RETRY_DI
 ntargets=${#TARGETS[@]}
 retries=0
 for ((round = 1; round <= ROUNDS; round++)); do
-    # Rotate the target order each round so that no target always runs first or last.
-    for ((k = 0; k < ntargets; k++)); do
-        t=${TARGETS[$(((k + round - 1) % ntargets))]}
-        start_target "$t"
-        for row in "${SCENARIOS[@]}"; do
-            IFS='|' read -r scen path _ <<<"$row"
+    # One scenario's targets run back to back, each started afresh: the host's speed drifts
+    # over minutes, and the runs compared with each other should be seconds apart, not a
+    # round apart. The order rotates each round so that no target always runs first or last.
+    for row in "${SCENARIOS[@]}"; do
+        IFS='|' read -r scen path _ <<<"$row"
+        for ((k = 0; k < ntargets; k++)); do
+            t=${TARGETS[$(((k + round - 1) % ntargets))]}
             # The pass-through baseline only matters where there is something to rewrite.
             [[ $t == rampart-pass && $path != /403 ]] && continue
+            start_target "$t"
             url="http://127.0.0.1:$TARGET_PORT$path"
             for ((attempt = 1; ; attempt++)); do
                 wout=$BENCH_TMP/wrk.$round.$t.$scen.$attempt.txt
@@ -393,8 +397,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 ((kept == 1)) && break
                 retries=$((retries + 1))
             done
+            stop_target
         done
-        stop_target
     done
 done
 say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); disturbed runs re-run: $retries"
@@ -412,6 +416,20 @@ median() {
             for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
             m = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
             printf "%.3f\n", m
+        }' "$TSV"
+}
+# paired SCENARIO TARGET PEER: the median over rounds of TARGET's req/s divided by PEER's in
+# the same round (runs seconds apart), as 0.00x; "-" when a round lacks either.
+paired() {
+    awk -F'\t' -v s="$1" -v t="$2" -v q="$3" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["kept"] == 1 && $col["scenario"] == s && $col["target"] == t { a[$col["round"]] = $col["req_per_s"] + 0 }
+        $col["kept"] == 1 && $col["scenario"] == s && $col["target"] == q { b[$col["round"]] = $col["req_per_s"] + 0 }
+        END {
+            for (r in a) if ((r in b) && b[r] > 0) v[n++] = a[r] / b[r]
+            if (n == 0) { print "-"; exit }
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+            printf "%.2fx\n", (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
         }' "$TSV"
 }
 ratio() { # ratio A B -> "A/B" as 0.00x, or "-"
@@ -460,6 +478,14 @@ for row in "${SCENARIOS[@]}"; do
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$path" "$t" "${RPS[$t]}" "${P99[$t]}" \
             "${CPU[$t]}" "${rn%x}" "${pn%x}" "${rh%x}" "${ph%x}" "$dist" >>"$SUMMARY_TSV"
     done
+    if [[ -n ${RPS[rampart]:-} ]]; then
+        say "paired $scen: rampart's req/s over each peer's in the same round, median over rounds: $(
+            for t in "${TARGETS[@]}"; do
+                [[ $t == rampart || -z ${RPS[$t]} ]] && continue
+                printf '%s %s, ' "$t" "$(paired "$scen" rampart "$t")"
+            done | sed 's/, $//'
+        )"
+    fi
     if [[ -n ${RPS[rampart]:-} && -n ${RPS[nginx]:-} ]]; then
         rps_ok=$(awk -v a="${RPS[rampart]}" -v b="${RPS[nginx]}" 'BEGIN { print (a >= b) ? "yes" : "no" }')
         p99_ok=$(awk -v a="${P99[rampart]}" -v b="${P99[nginx]}" 'BEGIN { print (a <= b) ? "yes" : "no" }')
